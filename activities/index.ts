@@ -1,0 +1,72 @@
+// Every side effect of the approval workflow: identity checks, policy decisions, grant minting.
+// Built by a factory over narrow dependencies so tests can pass their own and the worker the real ones.
+import { createHash } from "node:crypto";
+import { ApplicationFailure } from "@temporalio/activity";
+import { CountersignError } from "../src/errors.js";
+import type { GrantInput } from "../src/grants/mint.js";
+import { mintGrant as signGrant } from "../src/grants/mint.js";
+import type { KeyStore } from "../src/grants/key-store.js";
+import type { ApproveDecision, PolicyEngine, RequestDecision } from "../src/policy/engine.js";
+import type { VerifiedAgent } from "../src/auth/verify-agent.js";
+import type { GrantRecord, RequestFactsInput } from "../workflows/definitions.js";
+
+export interface ActivityDeps {
+  policy: PolicyEngine;
+  verifyAgent: (token: string) => Promise<VerifiedAgent>;
+  grantKeys: KeyStore;
+  /** `iss` of minted grants. */
+  issuer: string;
+  grantTtlSeconds: number;
+}
+
+/** The grant id of an approval: derived from the workflow id, so activity retries are idempotent. */
+export function grantJti(approvalId: string): string {
+  return createHash("sha256").update(`countersign-grant:${approvalId}`).digest("base64url").slice(0, 32);
+}
+
+/** A CountersignError becomes a non-retryable failure whose type is its stable code. */
+function permanent(err: unknown): never {
+  if (err instanceof CountersignError) throw ApplicationFailure.nonRetryable(err.message, err.code);
+  throw err;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    /** Step 1: the agent's workload identity token still verifies and names the agent on the request. */
+    async verifyAgentIdentity(input: { token: string; expectedSpiffeId: string }): Promise<{ spiffeId: string; trustDomain: string }> {
+      let agent: VerifiedAgent;
+      try {
+        agent = await deps.verifyAgent(input.token);
+      } catch (err) {
+        permanent(err);
+      }
+      if (agent.spiffeId !== input.expectedSpiffeId) {
+        throw ApplicationFailure.nonRetryable("workload identity does not match the requesting agent", "token_claims_invalid");
+      }
+      return { spiffeId: agent.spiffeId, trustDomain: agent.trustDomain };
+    },
+
+    /** Steps 2, 5 and 7: may this principal have this agent do this, with the policies and entities as they are now? */
+    authorizeRequest(facts: RequestFactsInput): Promise<RequestDecision> {
+      return Promise.resolve(deps.policy.authorizeRequest(facts));
+    },
+
+    /** Step 4: may this approver approve this request now (entitlement, tenant, separation of duties)? */
+    authorizeApproval(facts: RequestFactsInput & { approver: string }): Promise<ApproveDecision> {
+      return Promise.resolve(deps.policy.authorizeApproval(facts));
+    },
+
+    /** Step 6: sign the one-shot grant bound to this exact call. */
+    async mintGrant(input: GrantInput): Promise<GrantRecord> {
+      try {
+        // One jti per approval: a retried activity re-signs the same grant id, never a second grant.
+        const minted = await signGrant(deps.grantKeys, input, { issuer: deps.issuer, ttlSeconds: deps.grantTtlSeconds, jti: grantJti(input.approvalId) });
+        return { token: minted.token, jti: minted.jti, expiresAtMs: minted.expiresAt * 1000, audience: input.audience };
+      } catch (err) {
+        permanent(err);
+      }
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

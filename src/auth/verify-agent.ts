@@ -1,0 +1,77 @@
+// Verification of a workload identity token (JWT-SVID / WIMSE WIT style): which agent or tool server is calling.
+import { jwtVerify } from "jose";
+import { z } from "zod";
+import type { Config } from "../config.js";
+import { AuthError } from "../errors.js";
+import { createKeySource } from "./jwks.js";
+import { parseSpiffeId, type SpiffeId } from "./spiffe-id.js";
+import { toTokenError } from "./token-errors.js";
+import { assertAlgorithmAllowed, readUnverifiedToken } from "./unverified-token.js";
+
+/** A workload whose identity token verified. */
+export interface VerifiedAgent {
+  /** The token's `sub`, a SPIFFE ID. */
+  spiffeId: string;
+  trustDomain: string;
+  /** Token expiry, epoch seconds. */
+  expiresAt: number;
+}
+
+const KIND = "workload identity token";
+
+// Third-party claims: loose, only the members we use. `iss` is not required of workload tokens.
+const AgentClaimsSchema = z.looseObject({
+  sub: z.string().min(1),
+  exp: z.number(),
+});
+
+function spiffeIdOf(sub: unknown): SpiffeId {
+  const id = typeof sub === "string" ? parseSpiffeId(sub) : undefined;
+  if (id === undefined) throw new AuthError("token_claims_invalid", `${KIND} subject is not a valid SPIFFE ID`);
+  return id;
+}
+
+/**
+ * Build the verifier of workload identity tokens (the `Workload-Identity-Token` header) for the configured
+ * trust domains. Used for agents at request time and for tool servers at redemption. Key sets load on first use.
+ *
+ * The returned function requires `sub` to be a strict SPIFFE ID, picks the trust domain entry from it,
+ * and verifies signature (with that domain's keys), algorithm (the entry's allow-list; never `none` or
+ * HMAC), `aud` (must contain the entry's audience), `exp` and `nbf` (with `clockToleranceSeconds`).
+ *
+ * Rejects with AuthError `token_missing`, `token_malformed`, `token_algorithm_rejected`,
+ * `token_claims_invalid` (including a malformed SPIFFE ID), `trust_domain_untrusted`,
+ * `token_signature_invalid`, `token_key_unknown`, `token_expired`, `token_not_yet_valid` or
+ * `token_audience_mismatch`; with `unavailable` when the domain's keys cannot be loaded.
+ */
+export function createAgentVerifier(identity: Config["identity"]): (token: string) => Promise<VerifiedAgent> {
+  const domains = new Map(identity.agents.map((entry) => [entry.trustDomain, { entry, keys: createKeySource(entry.jwks) }]));
+
+  return async (token) => {
+    const unverified = readUnverifiedToken(token, KIND);
+    const claimed = spiffeIdOf(unverified.claims.sub);
+    const trusted = domains.get(claimed.trustDomain);
+    if (trusted === undefined) throw new AuthError("trust_domain_untrusted", `${KIND} trust domain is not trusted`);
+    const { entry, keys } = trusted;
+    assertAlgorithmAllowed(unverified.alg, entry.algorithms, KIND);
+
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        audience: entry.audience,
+        algorithms: entry.algorithms,
+        clockTolerance: identity.clockToleranceSeconds,
+        requiredClaims: ["exp", "sub", "aud"],
+      }));
+    } catch (err) {
+      throw toTokenError(err, KIND);
+    }
+
+    const parsed = AgentClaimsSchema.safeParse(payload);
+    if (!parsed.success) throw new AuthError("token_claims_invalid", `${KIND} has a missing or invalid claim`);
+    // The verified subject is the one the keys were chosen for (same bytes); re-checked, not assumed.
+    const verified = spiffeIdOf(parsed.data.sub);
+    if (verified.trustDomain !== entry.trustDomain) throw new AuthError("trust_domain_untrusted", `${KIND} trust domain is not trusted`);
+    return { spiffeId: verified.id, trustDomain: verified.trustDomain, expiresAt: parsed.data.exp };
+  };
+}

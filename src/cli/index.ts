@@ -1,0 +1,166 @@
+// The `countersign` command: production processes (worker, server), the all-in-one `dev`, and
+// operator verbs (pending, approve, deny, revoke, keys). Exit codes: 0 ok, 1 refused/failed, 2 usage.
+import { resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, CommanderError } from "commander";
+import { ApprovalsClient } from "../client/approvals.js";
+import { configPath, loadConfig, type Config } from "../config.js";
+import { createDataConverter } from "../codec/payload-codec.js";
+import { loadPayloadKeys, rotatePayloadKey } from "../codec/payload-keys.js";
+import { CountersignError, toCountersignError } from "../errors.js";
+import { rotateKey } from "../grants/key-store.js";
+import { createLogger } from "../log.js";
+import { runDev, runServer, runWorker } from "../runtime/processes.js";
+import { connectClient, temporalTarget } from "../temporal/connection.js";
+import type { ApprovalState } from "../../workflows/definitions.js";
+import { ensureDemoIdentities } from "../../examples/demo-identities.js";
+
+const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+function config(cmd: Command): Config {
+  const opts = cmd.optsWithGlobals<{ config?: string }>();
+  return loadConfig(configPath(opts.config));
+}
+
+async function withApprovals<T>(cfg: Config, fn: (approvals: ApprovalsClient) => Promise<T>): Promise<T> {
+  const keys = await loadPayloadKeys({ keyFile: cfg.payloads.keyFile, keysFromEnv: cfg.payloads.keysFromEnv });
+  const { client, connection } = await connectClient(temporalTarget(cfg), createDataConverter(keys));
+  try {
+    return await fn(new ApprovalsClient(client, cfg.temporal.taskQueue));
+  } finally {
+    await connection.close();
+  }
+}
+
+function printState(state: ApprovalState): void {
+  const approvers = state.decisions.map((d) => `${d.approver}:${d.decision}`).join(", ") || "-";
+  console.log(`${state.id}  ${state.status}${state.reasonCode !== undefined ? ` (${state.reasonCode})` : ""}  tool=${state.tool} tenant=${state.tenant} decisions=${approvers}`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command("countersign")
+    .description("A human and a policy between an AI agent and its sensitive actions.")
+    .option("--config <file>", "config file (default: $COUNTERSIGN_CONFIG, then ./countersign.config.yaml)")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("dev")
+    .description("run an embedded Temporal dev server, the worker and the HTTP server on this machine")
+    .option("--state-dir <dir>", "where the dev server and generated keys persist", ".countersign")
+    .option("--temporal-port <port>", "Temporal gRPC port", "7233")
+    .option("--temporal-ui-port <port>", "Temporal Web UI port", "8233")
+    .action(async (opts: { stateDir: string; temporalPort: string; temporalUiPort: string }, cmd: Command) => {
+      const stateDir = resolve(opts.stateDir);
+      await ensureDemoIdentities(stateDir);
+      const cfg = config(cmd);
+      const logger = createLogger(cfg.logLevel);
+      await runDev(cfg, logger, {
+        projectRoot,
+        stateDir,
+        temporalPort: Number(opts.temporalPort),
+        temporalUiPort: Number(opts.temporalUiPort),
+        onReady: (info) => {
+          console.log(`
+countersign dev is ready (${info.readyMs} ms)
+  HTTP API      ${info.serverUrl}
+  Temporal      ${info.temporalAddress}
+  Temporal UI   ${info.temporalUiUrl ?? "(disabled)"}
+  config        ${cfg.file}
+
+Try an approval (in another terminal):
+  node dist/examples/demo-agent.js request            # alice's agent asks to refund a payment
+  npx countersign approve <approval-id> --as bob      # bob approves from the terminal
+  node dist/examples/demo-agent.js redeem <approval-id>   # the agent gets its grant, the tool server redeems it
+`);
+        },
+      });
+    });
+
+  program
+    .command("worker")
+    .description("run a Temporal worker (workflows and activities)")
+    .action(async (_opts: unknown, cmd: Command) => {
+      const cfg = config(cmd);
+      await runWorker(cfg, createLogger(cfg.logLevel));
+    });
+
+  program
+    .command("server")
+    .description("run the HTTP server (agent API, grant redemption, JWKS, health, metrics)")
+    .action(async (_opts: unknown, cmd: Command) => {
+      const cfg = config(cmd);
+      await runServer(cfg, createLogger(cfg.logLevel));
+    });
+
+  program
+    .command("pending")
+    .description("list open approvals")
+    .option("--tenant <tenant>", "only this tenant")
+    .option("--json", "print JSON")
+    .action(async (opts: { tenant?: string; json?: boolean }, cmd: Command) => {
+      const rows = await withApprovals(config(cmd), (a) => a.pending(opts.tenant));
+      if (opts.json === true) console.log(JSON.stringify(rows, null, 2));
+      else if (rows.length === 0) console.log("no open approvals");
+      else for (const r of rows) console.log(`${r.id}  ${r.status}  ${r.tenant}  ${r.tool}  principal=${r.principal}  agent=${r.agent}  ${r.startedAt.toISOString()}`);
+    });
+
+  for (const verb of ["approve", "deny"] as const) {
+    program
+      .command(`${verb} <approval-id>`)
+      .description(`${verb} an approval as <user>, with the same entitlement checks as Slack`)
+      .requiredOption("--as <user>", "the directory user deciding")
+      .option("--reason <reason>", "why")
+      .action(async (id: string, opts: { as: string; reason?: string }, cmd: Command) => {
+        const state = await withApprovals(config(cmd), (a) =>
+          a.decide(id, { approver: opts.as, decision: verb, via: "cli", ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }),
+        );
+        printState(state);
+      });
+  }
+
+  program
+    .command("revoke <approval-id>")
+    .description("revoke a pending approval or an unredeemed grant")
+    .option("--as <user>", "who revokes (recorded)", process.env.USER ?? "operator")
+    .option("--reason <reason>", "why")
+    .action(async (id: string, opts: { as: string; reason?: string }, cmd: Command) => {
+      const state = await withApprovals(config(cmd), (a) => a.revoke(id, { by: opts.as, ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }));
+      printState(state);
+    });
+
+  const keys = program.command("keys").description("signing and encryption keys");
+  keys
+    .command("generate")
+    .description("add a new grant-signing key (EdDSA) to the key file; old keys stay for verification")
+    .option("--payload", "rotate the payload encryption key instead")
+    .action(async (opts: { payload?: boolean }, cmd: Command) => {
+      const cfg = config(cmd);
+      if (opts.payload === true) {
+        const { id } = await rotatePayloadKey(cfg.payloads.keyFile);
+        console.log(`new payload key ${id} in ${cfg.payloads.keyFile}`);
+      } else {
+        const { kid } = await rotateKey(cfg.grants.keyFile);
+        console.log(`new grant-signing key ${kid} in ${cfg.grants.keyFile}`);
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    const coded = toCountersignError(err);
+    console.error(`countersign: ${coded.code}: ${coded.message}`);
+    if (!(err instanceof CountersignError) && process.env.COUNTERSIGN_DEBUG !== undefined) console.error(err);
+    return 1;
+  }
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv).then((code) => process.exit(code), () => process.exit(1));
+}

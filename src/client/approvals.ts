@@ -1,0 +1,221 @@
+// Talks to approval workflows for the HTTP server and the CLI: start (idempotent), read, long-poll,
+// decide, redeem, revoke, list. Maps Temporal failures to countersign's stable error codes.
+import { createHash } from "node:crypto";
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+  type WorkflowHandle,
+} from "@temporalio/client";
+import { ApplicationFailure, TypedSearchAttributes } from "@temporalio/common";
+import { ApprovalError, CountersignError, isErrorCode } from "../errors.js";
+import { approvalWorkflow } from "../../workflows/approval.js";
+import {
+  agentSearchAttribute,
+  decideUpdate,
+  FINAL_STATUSES,
+  principalSearchAttribute,
+  redeemUpdate,
+  revokeUpdate,
+  stateQuery,
+  statusSearchAttribute,
+  tenantSearchAttribute,
+  toolSearchAttribute,
+  waitForChangeUpdate,
+  type ApprovalInput,
+  type ApprovalState,
+  type DecideInput,
+  type RedeemInput,
+  type RedeemResult,
+  type RevokeInput,
+} from "../../workflows/definitions.js";
+
+/** How long an Update may wait for a worker before the caller gets `unavailable`, in ms. */
+const UPDATE_DEADLINE_MS = 30_000;
+
+/**
+ * The workflow id of an approval: derived from tenant, agent, principal and the agent's requestId,
+ * so a retried request attaches to the same approval and another agent or principal never does.
+ */
+export function approvalId(parts: { tenant: string; agent: string; principalIssuer: string; principal: string; requestId: string }): string {
+  const digest = createHash("sha256")
+    .update(JSON.stringify([parts.tenant, parts.agent, parts.principalIssuer, parts.principal, parts.requestId]))
+    .digest("base64url");
+  return `appr_${digest.slice(0, 32)}`;
+}
+
+/** Translate a Temporal client failure into a coded error. */
+export function toCodedError(err: unknown): CountersignError {
+  if (err instanceof CountersignError) return err;
+  if (err instanceof WorkflowNotFoundError) return new ApprovalError("not_found", "no such approval", { cause: err });
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return new CountersignError("unavailable", "no worker answered in time", { cause: err });
+  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+    const type = err.cause.type;
+    if (isErrorCode(type)) return new CountersignError(type, err.cause.message, { cause: err });
+  }
+  const grpcCode = (err as { code?: unknown; cause?: { code?: unknown } }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
+  if (grpcCode === 14 || grpcCode === 4) return new CountersignError("unavailable", "Temporal is unavailable", { cause: err });
+  return new CountersignError("internal", "internal error", { cause: err });
+}
+
+function isResourceExhausted(err: unknown): boolean {
+  for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === 8) return true;
+  }
+  return false;
+}
+
+function isCompletedError(err: unknown): boolean {
+  const text = String((err as Error | undefined)?.message ?? "");
+  return /already completed|workflow execution already completed/i.test(text);
+}
+
+export class ApprovalsClient {
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+  ) {}
+
+  handle(id: string): WorkflowHandle<typeof approvalWorkflow> {
+    return this.client.workflow.getHandle<typeof approvalWorkflow>(id);
+  }
+
+  /**
+   * Start the approval workflow, or attach to the one already running for the same id.
+   * Returns the state and whether this call started it.
+   */
+  async start(input: ApprovalInput): Promise<{ state: ApprovalState; created: boolean }> {
+    let created = true;
+    try {
+      await this.client.workflow.start(approvalWorkflow, {
+        workflowId: input.approvalId,
+        taskQueue: this.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: "USE_EXISTING",
+        workflowIdReusePolicy: "REJECT_DUPLICATE",
+        typedSearchAttributes: new TypedSearchAttributes([
+          { key: tenantSearchAttribute, value: input.tenant },
+          { key: toolSearchAttribute, value: input.tool },
+          { key: statusSearchAttribute, value: "verifying" },
+          { key: principalSearchAttribute, value: input.principal.subject },
+          { key: agentSearchAttribute, value: input.agent.spiffeId },
+        ]),
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw toCodedError(err);
+      created = false;
+    }
+    return { state: await this.state(input.approvalId), created };
+  }
+
+  /** The current state, read with a query (works after the workflow closed too). */
+  async state(id: string): Promise<ApprovalState> {
+    try {
+      return await this.handle(id).query(stateQuery);
+    } catch (err) {
+      throw toCodedError(err);
+    }
+  }
+
+  /**
+   * Wait until the state's version moves past `sinceVersion` or `waitMs` passes; no polling loop:
+   * the workflow answers the Update when its state changes.
+   */
+  async waitForChange(id: string, sinceVersion: number, waitMs: number): Promise<ApprovalState> {
+    const current = await this.state(id);
+    if (current.version !== sinceVersion || waitMs <= 0 || FINAL_STATUSES.includes(current.status)) return current;
+    try {
+      return await this.client.withDeadline(Date.now() + waitMs + UPDATE_DEADLINE_MS, () =>
+        this.handle(id).executeUpdate(waitForChangeUpdate, { args: [{ sinceVersion, timeoutMs: waitMs }] }),
+      );
+    } catch (err) {
+      if (isCompletedError(err) || err instanceof WorkflowNotFoundError) return this.state(id);
+      throw toCodedError(err);
+    }
+  }
+
+  /**
+   * Send an Update bounded by a deadline. When Temporal refuses it because too many Updates are in
+   * flight on this workflow (RESOURCE_EXHAUSTED), back off with jitter and send it again until the deadline.
+   */
+  /**
+   * Long-poll: wait until the status differs from `fromStatus` (or `waitMs` passes). Intermediate
+   * changes that leave the status as it was (a first approval of two) do not end the wait.
+   */
+  async waitForStatusChange(id: string, fromStatus: ApprovalState["status"], waitMs: number): Promise<ApprovalState> {
+    const until = Date.now() + waitMs;
+    let state = await this.state(id);
+    while (state.status === fromStatus && !FINAL_STATUSES.includes(state.status) && Date.now() < until) {
+      state = await this.waitForChange(id, state.version, until - Date.now());
+    }
+    return state;
+  }
+
+  private async update<R>(id: string, run: (h: WorkflowHandle<typeof approvalWorkflow>) => Promise<R>, onClosed: (s: ApprovalState) => CountersignError): Promise<R> {
+    const deadline = Date.now() + UPDATE_DEADLINE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.client.withDeadline(deadline, () => run(this.handle(id)));
+      } catch (err) {
+        // An Update to a closed workflow fails as "not found" or "already completed"; its last state says why.
+        if (isCompletedError(err) || err instanceof WorkflowNotFoundError) throw onClosed(await this.state(id));
+        if (isResourceExhausted(err) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())));
+          continue;
+        }
+        throw toCodedError(err);
+      }
+    }
+  }
+
+  /** Record an approver's decision; the same path for Slack, the CLI and the API. */
+  async decide(id: string, input: DecideInput): Promise<ApprovalState> {
+    return this.update(id, (h) => h.executeUpdate(decideUpdate, { args: [input] }), (s) =>
+      new ApprovalError("approval_not_pending", `approval is ${s.status}`),
+    );
+  }
+
+  /** Burn the grant of approval `id` for this exact call. */
+  async redeem(id: string, input: RedeemInput): Promise<RedeemResult> {
+    return this.update(id, (h) => h.executeUpdate(redeemUpdate, { args: [input] }), (s) => closedGrantError(s));
+  }
+
+  async revoke(id: string, input: RevokeInput): Promise<ApprovalState> {
+    return this.update(id, (h) => h.executeUpdate(revokeUpdate, { args: [input] }), (s) =>
+      new ApprovalError("approval_not_pending", `approval is ${s.status}`),
+    );
+  }
+
+  /** Open approvals (pending or approved and unredeemed), newest first, from Temporal visibility. */
+  async pending(tenant?: string, limit = 100): Promise<Array<{ id: string; tenant: string; tool: string; principal: string; agent: string; status: string; startedAt: Date }>> {
+    const clauses = [`${statusSearchAttribute.name} IN ('pending', 'approved', 'verifying')`, `ExecutionStatus = 'Running'`];
+    if (tenant !== undefined) clauses.push(`${tenantSearchAttribute.name} = '${tenant.replace(/'/g, "")}'`);
+    const out = [];
+    for await (const wf of this.client.workflow.list({ query: clauses.join(" AND ") })) {
+      const sa = wf.typedSearchAttributes;
+      out.push({
+        id: wf.workflowId,
+        tenant: sa.get(tenantSearchAttribute) ?? "",
+        tool: sa.get(toolSearchAttribute) ?? "",
+        principal: sa.get(principalSearchAttribute) ?? "",
+        agent: sa.get(agentSearchAttribute) ?? "",
+        status: sa.get(statusSearchAttribute) ?? "",
+        startedAt: wf.startTime,
+      });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+}
+
+/** The answer for a redemption attempt on an approval that has already closed. */
+export function closedGrantError(s: ApprovalState): CountersignError {
+  if (s.status === "redeemed") return new CountersignError("grant_already_redeemed", "grant already redeemed");
+  if (s.status === "expired") return new CountersignError("grant_expired", "grant expired");
+  if (s.status === "denied" && s.reasonCode === "policy_denied" && s.redeemedBy === undefined && s.grant !== undefined) {
+    return new CountersignError("policy_denied", "policy denied this grant at redemption");
+  }
+  return new CountersignError("invalid_grant", `approval is ${s.status}`);
+}

@@ -1,0 +1,183 @@
+// Configuration: one YAML file parsed once with zod, secrets from the environment.
+// This is the only module that reads process.env. Relative paths resolve against the config file.
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { ConfigError } from "./errors.js";
+
+const DurationSeconds = z.number().int().positive();
+
+const JwksSourceSchema = z
+  .string()
+  .min(1)
+  .describe("a JWKS file path (relative to the config file) or an https:// URL");
+
+const PrincipalIssuerSchema = z.strictObject({
+  issuer: z.string().min(1),
+  audience: z.string().min(1),
+  jwks: JwksSourceSchema,
+  requiredScopes: z.array(z.string().min(1)).default([]),
+  algorithms: z.array(z.enum(["RS256", "PS256", "ES256", "ES384", "EdDSA"])).nonempty().default(["RS256", "ES256", "EdDSA"]),
+});
+
+const AgentTrustDomainSchema = z.strictObject({
+  trustDomain: z.string().regex(/^[a-z0-9._-]+$/, "a SPIFFE trust domain: lower-case letters, digits, '.', '-', '_'"),
+  jwks: JwksSourceSchema,
+  audience: z.string().min(1),
+  algorithms: z.array(z.enum(["RS256", "PS256", "ES256", "ES384", "EdDSA"])).nonempty().default(["RS256", "ES256", "EdDSA"]),
+});
+
+const ToolSchema = z.strictObject({
+  audience: z.string().regex(/^spiffe:\/\/[^/]+\/.+$/, "the tool server's SPIFFE ID"),
+  displayName: z.string().min(1).optional(),
+  redact: z.array(z.string().min(1)).default([]),
+});
+
+export const ConfigFileSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().default("127.0.0.1"),
+      port: z.number().int().min(0).max(65535).default(8787),
+      publicUrl: z.url().optional(),
+      bodyLimitBytes: z.number().int().positive().default(64 * 1024),
+    })
+    .prefault({}),
+  identity: z.strictObject({
+    clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+    principals: z.array(PrincipalIssuerSchema).nonempty(),
+    agents: z.array(AgentTrustDomainSchema).nonempty(),
+  }),
+  directory: z.string().min(1),
+  policies: z.string().min(1),
+  tools: z.record(z.string().regex(/^[A-Za-z0-9_.:-]+$/, "tool names use letters, digits, '_', '.', ':', '-'"), ToolSchema),
+  grants: z.strictObject({
+    keyFile: z.string().min(1),
+    ttlSeconds: DurationSeconds.max(3600).default(300),
+  }),
+  payloads: z
+    .strictObject({
+      keyFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  approvals: z
+    .strictObject({
+      deadlineSeconds: DurationSeconds.default(900),
+    })
+    .prefault({}),
+  temporal: z
+    .strictObject({
+      taskQueue: z.string().min(1).default("countersign"),
+      namespace: z.string().min(1).optional(),
+    })
+    .prefault({}),
+});
+export type ConfigFile = z.infer<typeof ConfigFileSchema>;
+
+/** The resolved configuration every process works from. Paths are absolute. */
+export interface Config {
+  /** Absolute path of the file this came from. */
+  file: string;
+  server: { host: string; port: number; publicUrl: string; bodyLimitBytes: number };
+  /** countersign's own identity: `iss` of the grants it mints. */
+  issuer: string;
+  identity: {
+    clockToleranceSeconds: number;
+    principals: Array<z.infer<typeof PrincipalIssuerSchema>>;
+    agents: Array<z.infer<typeof AgentTrustDomainSchema>>;
+  };
+  directoryFile: string;
+  policiesDir: string;
+  tools: Record<string, z.infer<typeof ToolSchema>>;
+  grants: { keyFile: string; ttlSeconds: number };
+  /** Payload codec keys: from COUNTERSIGN_PAYLOAD_KEYS (JSON) when set, else the key file. */
+  payloads: { keyFile: string; keysFromEnv: string | undefined };
+  approvals: { deadlineSeconds: number };
+  temporal: { taskQueue: string; namespace: string | undefined };
+  logLevel: string;
+}
+
+/** Which config file to read: explicit flag, then COUNTERSIGN_CONFIG, then ./countersign.config.yaml. */
+export function configPath(explicit?: string): string {
+  return resolve(explicit ?? process.env.COUNTERSIGN_CONFIG ?? "countersign.config.yaml");
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
+    .join("; ");
+}
+
+/**
+ * Read and validate the config file. Throws ConfigError (`config_invalid`) naming the bad key.
+ * Reads the file exactly once; callers pass the result down instead of re-reading.
+ */
+export function loadConfig(path: string = configPath()): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (cause) {
+    throw new ConfigError("config_invalid", `cannot read config file ${path}`, { cause });
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (cause) {
+    throw new ConfigError("config_invalid", `config file ${path} is not valid YAML: ${(cause as Error).message}`, { cause });
+  }
+  return resolveConfig(raw, path);
+}
+
+/** Validate an already-parsed config object (used by loadConfig and by tests). */
+export function resolveConfig(raw: unknown, path: string): Config {
+  const parsed = ConfigFileSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    throw new ConfigError("config_invalid", `invalid config ${path}: ${formatIssues(parsed.error)}`);
+  }
+  const c = parsed.data;
+  const base = dirname(resolve(path));
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const jwks = (p: string): string => (/^https?:\/\//.test(p) ? p : abs(p));
+
+  for (const [name, tool] of Object.entries(c.tools)) {
+    if (!c.identity.agents.some((a) => tool.audience.startsWith(`spiffe://${a.trustDomain}/`))) {
+      throw new ConfigError(
+        "config_invalid",
+        `invalid config ${path}: tools.${name}.audience: ${tool.audience} is in no trust domain listed under identity.agents`,
+      );
+    }
+  }
+  const publicUrl = c.server.publicUrl ?? `http://${c.server.host}:${c.server.port}`;
+  return {
+    file: resolve(path),
+    server: { ...c.server, publicUrl },
+    issuer: publicUrl,
+    identity: {
+      clockToleranceSeconds: c.identity.clockToleranceSeconds,
+      principals: c.identity.principals.map((p) => ({ ...p, jwks: jwks(p.jwks) })),
+      agents: c.identity.agents.map((a) => ({ ...a, jwks: jwks(a.jwks) })),
+    },
+    directoryFile: abs(c.directory),
+    policiesDir: abs(c.policies),
+    tools: c.tools,
+    grants: { keyFile: abs(c.grants.keyFile), ttlSeconds: c.grants.ttlSeconds },
+    payloads: {
+      keyFile: abs(c.payloads.keyFile ?? resolve(dirname(abs(c.grants.keyFile)), "payload-keys.json")),
+      keysFromEnv: process.env.COUNTERSIGN_PAYLOAD_KEYS,
+    },
+    approvals: c.approvals,
+    temporal: { taskQueue: c.temporal.taskQueue, namespace: c.temporal.namespace },
+    logLevel: process.env.COUNTERSIGN_LOG_LEVEL ?? process.env.LOG_LEVEL ?? "info",
+  };
+}
+
+/** Path of a Temporal CLI binary chosen by the operator (TEMPORAL_CLI_PATH), if any. */
+export function temporalCliPathFromEnv(): string | undefined {
+  const value = process.env.TEMPORAL_CLI_PATH;
+  return value === undefined || value === "" ? undefined : value;
+}
+
+/** The environment, for libraries that read the standard variables themselves (Temporal envconfig). */
+export function processEnv(): Record<string, string | undefined> {
+  return process.env;
+}

@@ -1,0 +1,134 @@
+// Grant-signing keys: Ed25519 key pairs in a JSON key file. The newest key (last in the file) signs;
+// every key in the file verifies, so grants minted before a rotation stay valid until they expire.
+import { createPrivateKey, createPublicKey } from "node:crypto";
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from "jose";
+import type { CryptoKey, JWK } from "jose";
+import { z } from "zod";
+import { ConfigError } from "../errors.js";
+import { createKeyFileIfMissing, keyFileExists, readKeyFile, replaceKeyFile } from "./key-file.js";
+
+/** JWS algorithm of every grant. */
+export const GRANT_ALG = "EdDSA";
+
+// An Ed25519 public key or signature component: 32 bytes, base64url without padding.
+const Ed25519Component = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "32 bytes, base64url without padding");
+
+const PublicJwkSchema = z.strictObject({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: Ed25519Component });
+const PrivateJwkSchema = z.strictObject({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: Ed25519Component, d: Ed25519Component });
+
+const KeyEntrySchema = z.strictObject({
+  kid: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "the RFC 7638 SHA-256 thumbprint of publicJwk"),
+  alg: z.literal(GRANT_ALG),
+  createdAt: z.iso.datetime({ offset: true }),
+  privateJwk: PrivateJwkSchema,
+  publicJwk: PublicJwkSchema,
+});
+
+/** Shape of the grant key file. Keys are ordered oldest first; the last one signs. */
+export const GrantKeyFileSchema = z.strictObject({
+  keys: z
+    .array(KeyEntrySchema)
+    .min(1, "at least one key")
+    .refine((keys) => new Set(keys.map((k) => k.kid)).size === keys.length, "kids must be unique"),
+});
+export type GrantKeyFile = z.infer<typeof GrantKeyFileSchema>;
+type KeyEntry = z.infer<typeof KeyEntrySchema>;
+
+/** The loaded grant keys. Holds only the newest private key; all public keys. */
+export interface KeyStore {
+  /** The key new grants are signed with (the newest), and its `kid`. */
+  signingKey(): { kid: string; key: CryptoKey };
+  /** The public key for `kid`, or undefined when the kid is not in the key file. */
+  verificationKey(kid: string): CryptoKey | undefined;
+  /** Public keys for `GET /.well-known/jwks.json`: each with `kid`, `alg: "EdDSA"`, `use: "sig"`. */
+  jwks(): { keys: JWK[] };
+}
+
+const WHAT = "grant key file";
+
+/**
+ * Load the grant key file. Checks every entry: schema, `kid` equal to the public key's thumbprint,
+ * private key matching the public key.
+ * @throws ConfigError `key_file_invalid` when the file is missing, unreadable or malformed.
+ */
+export async function loadKeyStore(file: string): Promise<KeyStore> {
+  const parsed = await readKeyFile(file, GrantKeyFileSchema, WHAT);
+  return buildKeyStore(parsed, file);
+}
+
+/**
+ * Load the grant key file, first creating it (mode 0600, parent directories included) with one new
+ * key when it does not exist. Concurrent callers agree on one file: creation never overwrites.
+ * @throws ConfigError `key_file_invalid` when an existing file is malformed.
+ */
+export async function ensureKeyStore(file: string): Promise<KeyStore> {
+  if (!(await keyFileExists(file, WHAT))) {
+    await createKeyFileIfMissing(file, { keys: [await newKeyEntry()] } satisfies GrantKeyFile);
+  }
+  return loadKeyStore(file);
+}
+
+/**
+ * Append a new signing key to the key file (creating the file when missing), keeping the old keys
+ * for verification. Backs `countersign keys generate`. The file is replaced atomically; running
+ * processes pick the new key up when they reload the key file.
+ * @returns the new key's `kid`.
+ * @throws ConfigError `key_file_invalid` when the existing file is malformed (it is left unchanged).
+ */
+export async function rotateKey(file: string): Promise<{ kid: string }> {
+  const entry = await newKeyEntry();
+  if (await keyFileExists(file, WHAT)) {
+    const current = await readKeyFile(file, GrantKeyFileSchema, WHAT);
+    await buildKeyStore(current, file);
+    await replaceKeyFile(file, { keys: [...current.keys, entry] } satisfies GrantKeyFile);
+  } else if (!(await createKeyFileIfMissing(file, { keys: [entry] } satisfies GrantKeyFile))) {
+    return rotateKey(file);
+  }
+  return { kid: entry.kid };
+}
+
+async function newKeyEntry(): Promise<KeyEntry> {
+  const { privateKey, publicKey } = await generateKeyPair(GRANT_ALG, { extractable: true });
+  const privateJwk = PrivateJwkSchema.parse(await exportJWK(privateKey));
+  const publicJwk = PublicJwkSchema.parse(await exportJWK(publicKey));
+  return { kid: await calculateJwkThumbprint(publicJwk, "sha256"), alg: GRANT_ALG, createdAt: new Date().toISOString(), privateJwk, publicJwk };
+}
+
+// Derives the public key from d, so a file whose x was copied from another pair is caught
+// whatever the WebCrypto implementation checks on import.
+function privateMatchesPublic(entry: KeyEntry): boolean {
+  const derived = createPublicKey(createPrivateKey({ key: entry.privateJwk, format: "jwk" })).export({ format: "jwk" });
+  return derived.x === entry.publicJwk.x && entry.privateJwk.x === entry.publicJwk.x;
+}
+
+async function buildKeyStore(parsed: GrantKeyFile, file: string): Promise<KeyStore> {
+  const invalid = (index: number, problem: string, cause?: unknown): ConfigError =>
+    new ConfigError("key_file_invalid", `${WHAT} ${file} is invalid: keys.${index}: ${problem}`, cause === undefined ? {} : { cause });
+
+  const verification = new Map<string, CryptoKey>();
+  const published: JWK[] = [];
+  let signing: { kid: string; key: CryptoKey } | undefined;
+  for (const [index, entry] of parsed.keys.entries()) {
+    if ((await calculateJwkThumbprint(entry.publicJwk, "sha256")) !== entry.kid) throw invalid(index, "kid is not the thumbprint of publicJwk");
+    let privateKey: CryptoKey;
+    let matches: boolean;
+    try {
+      verification.set(entry.kid, await importJWK(entry.publicJwk, GRANT_ALG));
+      privateKey = await importJWK(entry.privateJwk, GRANT_ALG);
+      matches = privateMatchesPublic(entry);
+    } catch (cause) {
+      throw invalid(index, "not a usable Ed25519 key pair", cause);
+    }
+    if (!matches) throw invalid(index, "privateJwk and publicJwk are different keys");
+    signing = { kid: entry.kid, key: privateKey };
+    published.push({ ...entry.publicJwk, kid: entry.kid, alg: GRANT_ALG, use: "sig" });
+  }
+  if (signing === undefined) throw new ConfigError("key_file_invalid", `${WHAT} ${file} has no keys`);
+  const current = signing;
+
+  return {
+    signingKey: () => current,
+    verificationKey: (kid) => verification.get(kid),
+    jwks: () => ({ keys: published.map((jwk) => ({ ...jwk })) }),
+  };
+}

@@ -1,0 +1,143 @@
+// The directory: users, roles, tenants, tools and resources as Cedar entities, read from one YAML
+// or JSON file (an array of Cedar entity JSON objects) and validated against the policy schema.
+import { checkParseEntities, type EntityJson } from "@cedar-policy/cedar-wasm/nodejs";
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { ConfigError } from "../errors.js";
+
+const EntityUidSchema = z.strictObject({ type: z.string().min(1), id: z.string() });
+
+/** A reference to an entity: `{type, id}` or Cedar's explicit `{__entity: {type, id}}`. */
+const EntityRefSchema = z.union([EntityUidSchema, z.strictObject({ __entity: EntityUidSchema }).transform((ref) => ref.__entity)], {
+  error: "an entity reference {type, id} is expected",
+});
+
+const DirectoryEntitySchema = z.strictObject({
+  uid: EntityRefSchema,
+  attrs: z.record(z.string(), z.unknown()).default({}),
+  parents: z.array(EntityRefSchema).default([]),
+  tags: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** The directory file: a list of Cedar entities. */
+const DirectoryFileSchema = z.array(DirectoryEntitySchema);
+type DirectoryFile = z.infer<typeof DirectoryFileSchema>;
+
+/** A directory user as the rest of countersign sees it. The id is the human's OAuth `sub`. */
+export interface DirectoryUser {
+  id: string;
+  /** Tenant id (the `Tenant` entity id). */
+  tenant?: string;
+  email?: string;
+  slackUserId?: string;
+  displayName?: string;
+  /** Ids of the `Role` entities the user is directly in. */
+  roles: string[];
+}
+
+/** The loaded directory: the entities for Cedar, plus user look-ups for display and routing. */
+export interface Directory {
+  entities: EntityJson[];
+  /** A copy of the user's record, or undefined when there is no `User` with that id. */
+  user(id: string): DirectoryUser | undefined;
+  /** Ids of the users directly in `Role::"<group>"`, sorted. */
+  usersInGroup(group: string): string[];
+}
+
+function stringAttr(attrs: Record<string, unknown>, name: string): string | undefined {
+  const value = attrs[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+function entityIdAttr(attrs: Record<string, unknown>, name: string): string | undefined {
+  const parsed = EntityRefSchema.safeParse(attrs[name]);
+  return parsed.success ? parsed.data.id : undefined;
+}
+
+function uidText(uid: { type: string; id: string }): string {
+  return `${uid.type}::${JSON.stringify(uid.id)}`;
+}
+
+function indexUsers(entities: DirectoryFile): Map<string, DirectoryUser> {
+  const users = new Map<string, DirectoryUser>();
+  for (const entity of entities) {
+    if (entity.uid.type !== "User") continue;
+    const optional = {
+      tenant: entityIdAttr(entity.attrs, "tenant"),
+      email: stringAttr(entity.attrs, "email"),
+      slackUserId: stringAttr(entity.attrs, "slackUserId"),
+      displayName: stringAttr(entity.attrs, "displayName"),
+    };
+    const user: DirectoryUser = {
+      id: entity.uid.id,
+      // Absent attributes are left out, not set to undefined.
+      ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)),
+      roles: entity.parents.filter((p) => p.type === "Role").map((p) => p.id),
+    };
+    users.set(user.id, user);
+  }
+  return users;
+}
+
+/**
+ * Parse and validate the directory file's text. YAML and JSON are both accepted (JSON is YAML).
+ *
+ * @throws ConfigError `config_invalid` naming the file, with the line when the problem can be
+ * placed: YAML syntax, shape (not an array of `{uid, attrs, parents}`), duplicate entities,
+ * entities that do not conform to the schema (`checkParseEntities` with the schema).
+ */
+export function parseDirectory(file: string, text: string, schemaText: string): Directory {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const lineOf = (path: Array<string | number>): string => {
+    const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+    return node?.range === undefined ? file : `${file}:${lineCounter.linePos(node.range[0]).line}`;
+  };
+  const firstError = doc.errors[0];
+  if (firstError !== undefined) {
+    const at = lineCounter.linePos(firstError.pos[0]);
+    throw new ConfigError("config_invalid", `invalid directory ${file}:${at.line}:${at.col}: ${firstError.message}`);
+  }
+  const parsed = DirectoryFileSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => {
+      const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+      return `${lineOf(path)}: ${path.length > 0 ? path.join(".") : "(root)"}: ${issue.message}`;
+    });
+    throw new ConfigError("config_invalid", `invalid directory ${file}: an array of Cedar entities {uid, attrs, parents} is expected:\n  ${issues.join("\n  ")}`);
+  }
+  const entities = parsed.data;
+  const seen = new Set<string>();
+  entities.forEach((entity, index) => {
+    const key = uidText(entity.uid);
+    if (seen.has(key)) throw new ConfigError("config_invalid", `invalid directory ${lineOf([index])}: entity ${key} is listed twice`);
+    seen.add(key);
+  });
+  const cedarEntities: EntityJson[] = entities.map((e) => ({
+    uid: e.uid,
+    attrs: e.attrs as EntityJson["attrs"],
+    parents: e.parents,
+    ...(e.tags === undefined ? {} : { tags: e.tags as NonNullable<EntityJson["tags"]> }),
+  }));
+  const check = checkParseEntities({ entities: cedarEntities, schema: schemaText });
+  if (check.type === "failure") {
+    // Cedar does not say where; check entities one by one to point at the first bad one.
+    const badIndex = cedarEntities.findIndex((entity) => checkParseEntities({ entities: [entity], schema: schemaText }).type === "failure");
+    const at = badIndex < 0 ? file : lineOf([badIndex]);
+    throw new ConfigError("config_invalid", `invalid directory ${at}: ${check.errors.map((e) => e.message).join("; ")}`);
+  }
+  const users = indexUsers(entities);
+  return {
+    entities: cedarEntities,
+    user(id) {
+      const user = users.get(id);
+      return user === undefined ? undefined : { ...user, roles: [...user.roles] };
+    },
+    usersInGroup(group) {
+      return [...users.values()]
+        .filter((user) => user.roles.includes(group))
+        .map((user) => user.id)
+        .sort();
+    },
+  };
+}

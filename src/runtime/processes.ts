@@ -1,0 +1,113 @@
+// The long-running processes: worker, HTTP server, and `dev` (both plus an embedded Temporal dev
+// server persisted to .countersign/). Each resolves when its stop signal fires and cleans up in finally.
+import { resolve } from "node:path";
+import type { Worker } from "@temporalio/worker";
+import { ApprovalsClient } from "../client/approvals.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../log.js";
+import { createApp } from "../server/app.js";
+import { Metrics } from "../server/metrics.js";
+import { listen, type RunningHttpServer } from "../server/serve.js";
+import { startDevServer, type DevServer } from "../temporal/dev-server.js";
+import { connectClient, connectWorker, temporalTarget, type TemporalTarget } from "../temporal/connection.js";
+import { createApprovalWorker } from "../../worker/worker.js";
+import { activityDeps, buildServices, type Services } from "./services.js";
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function untilSignal(): Promise<string> {
+  return new Promise((done) => {
+    const on = (sig: string) => () => done(sig);
+    process.once("SIGINT", on("SIGINT"));
+    process.once("SIGTERM", on("SIGTERM"));
+  });
+}
+
+export async function startWorker(services: Services, target: TemporalTarget): Promise<{ worker: Worker; done: Promise<void> }> {
+  const connection = await connectWorker(target);
+  const worker = await createApprovalWorker({
+    connection,
+    namespace: target.namespace,
+    taskQueue: services.config.temporal.taskQueue,
+    dataConverter: services.dataConverter,
+    deps: activityDeps(services),
+  });
+  const done = worker.run().finally(() => connection.close());
+  return { worker, done };
+}
+
+export async function startServer(services: Services, target: TemporalTarget, logger: Logger): Promise<RunningHttpServer & { closeAll(): Promise<void> }> {
+  const { client, connection } = await connectClient(target, services.dataConverter);
+  const approvals = new ApprovalsClient(client, services.config.temporal.taskQueue);
+  const app = createApp({ services, approvals, logger, metrics: new Metrics({ defaultMetrics: true }) });
+  const http = await listen(app, services.config.server.host, services.config.server.port);
+  return {
+    ...http,
+    async closeAll() {
+      await http.close();
+      await connection.close();
+    },
+  };
+}
+
+/** `countersign worker`: run until a signal, then drain. */
+export async function runWorker(config: Config, logger: Logger): Promise<void> {
+  const services = await buildServices(config, { createMissingKeys: false });
+  const { worker, done } = await startWorker(services, temporalTarget(config));
+  logger.info({ taskQueue: config.temporal.taskQueue }, "worker running");
+  await Promise.race([untilSignal(), done]);
+  worker.shutdown();
+  await done;
+}
+
+/** `countersign server`: serve HTTP until a signal. */
+export async function runServer(config: Config, logger: Logger): Promise<void> {
+  const services = await buildServices(config, { createMissingKeys: false });
+  const server = await startServer(services, temporalTarget(config), logger);
+  logger.info({ url: server.url }, "server listening");
+  try {
+    await untilSignal();
+  } finally {
+    await server.closeAll();
+  }
+}
+
+/**
+ * `countersign dev`: Temporal dev server (persisted in `<stateDir>/temporal.db`), worker and HTTP
+ * server in one process. Prints where everything is and how to try an approval.
+ */
+export async function runDev(config: Config, logger: Logger, opts: { projectRoot: string; stateDir: string; temporalPort: number; temporalUiPort: number; onReady?: (info: DevInfo) => void }): Promise<void> {
+  const startedAt = Date.now();
+  let temporal: DevServer | undefined;
+  let server: (RunningHttpServer & { closeAll(): Promise<void> }) | undefined;
+  let worker: { worker: Worker; done: Promise<void> } | undefined;
+  try {
+    const services = await buildServices(config, { createMissingKeys: true });
+    temporal = await startDevServer({
+      projectRoot: opts.projectRoot,
+      dbFile: resolve(opts.stateDir, "temporal.db"),
+      ui: true,
+      port: opts.temporalPort,
+      uiPort: opts.temporalUiPort,
+      log: (msg) => logger.info(msg),
+    });
+    const target = temporalTarget(config, { address: temporal.address, namespace: temporal.namespace });
+    worker = await startWorker(services, target);
+    server = await startServer(services, target, logger);
+    opts.onReady?.({ serverUrl: server.url, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, readyMs: Date.now() - startedAt });
+    await Promise.race([untilSignal(), worker.done]);
+  } finally {
+    await server?.closeAll();
+    if (worker !== undefined) {
+      worker.worker.shutdown();
+      await worker.done.catch(() => undefined);
+    }
+    await temporal?.stop();
+  }
+}
+
+export interface DevInfo {
+  serverUrl: string;
+  temporalAddress: string;
+  temporalUiUrl: string | undefined;
+  readyMs: number;
+}

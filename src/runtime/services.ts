@@ -1,0 +1,50 @@
+// Builds the long-lived pieces every process needs from the parsed config: policy engine, token
+// verifiers, grant keys and the encrypting data converter. Fails fast on any bad file.
+import type { DataConverter } from "@temporalio/common";
+import type { Config } from "../config.js";
+import { createAgentVerifier, type VerifiedAgent } from "../auth/verify-agent.js";
+import { createPrincipalVerifier, type VerifiedPrincipal } from "../auth/verify-principal.js";
+import { createDataConverter } from "../codec/payload-codec.js";
+import { ensurePayloadKeys, loadPayloadKeys } from "../codec/payload-keys.js";
+import { ensureKeyStore, loadKeyStore, type KeyStore } from "../grants/key-store.js";
+import { loadPolicyEngine, type PolicyEngine } from "../policy/engine.js";
+import type { ActivityDeps } from "../../activities/index.js";
+
+export interface Services {
+  config: Config;
+  policy: PolicyEngine;
+  verifyPrincipal: (token: string) => Promise<VerifiedPrincipal>;
+  verifyAgent: (token: string) => Promise<VerifiedAgent>;
+  grantKeys: KeyStore;
+  dataConverter: DataConverter;
+}
+
+/**
+ * Load everything. With `createMissingKeys` (the dev command), missing key files are generated;
+ * production processes require them to exist (`key_file_invalid` otherwise).
+ */
+export async function buildServices(config: Config, opts: { createMissingKeys: boolean }): Promise<Services> {
+  const policy = loadPolicyEngine({ policiesDir: config.policiesDir, directoryFile: config.directoryFile });
+  const grantKeys = opts.createMissingKeys ? await ensureKeyStore(config.grants.keyFile) : await loadKeyStore(config.grants.keyFile);
+  if (opts.createMissingKeys && config.payloads.keysFromEnv === undefined) await ensurePayloadKeys(config.payloads.keyFile);
+  const payloadKeys = await loadPayloadKeys({ keyFile: config.payloads.keyFile, keysFromEnv: config.payloads.keysFromEnv });
+  return {
+    config,
+    policy,
+    verifyPrincipal: createPrincipalVerifier(config.identity),
+    verifyAgent: createAgentVerifier(config.identity),
+    grantKeys,
+    dataConverter: createDataConverter(payloadKeys),
+  };
+}
+
+/** What the activities need, taken from the services. */
+export function activityDeps(services: Services): ActivityDeps {
+  return {
+    policy: services.policy,
+    verifyAgent: services.verifyAgent,
+    grantKeys: services.grantKeys,
+    issuer: services.config.issuer,
+    grantTtlSeconds: services.config.grants.ttlSeconds,
+  };
+}

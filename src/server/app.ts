@@ -1,0 +1,209 @@
+// The HTTP API of CONTRACT.md (agent API, grant redemption, JWKS, health, metrics) as a Hono app.
+// Every body is parsed with zod; every failure is `{"error":{"code","message"}}` with a stable code.
+import { randomUUID } from "node:crypto";
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { z } from "zod";
+import { checkIntent } from "../auth/intent.js";
+import type { VerifiedAgent } from "../auth/verify-agent.js";
+import type { VerifiedPrincipal } from "../auth/verify-principal.js";
+import { approvalId, type ApprovalsClient } from "../client/approvals.js";
+import { ApprovalError, AuthError, CountersignError, RequestError, toCountersignError } from "../errors.js";
+import { argsSha256 } from "../grants/args-hash.js";
+import { checkBinding } from "../grants/verify.js";
+import { verifyGrant } from "../grants/verify.js";
+import type { Logger } from "../log.js";
+import type { Services } from "../runtime/services.js";
+import type { ApprovalInput, ApprovalState } from "../../workflows/definitions.js";
+import { Metrics } from "./metrics.js";
+import { ApprovalIdSchema, CreateApprovalBodySchema, RedeemBodySchema, RevokeBodySchema, WaitQuerySchema } from "./schemas.js";
+import { approvalView } from "./view.js";
+
+/** Scope that lets a principal revoke any approval (operations staff). */
+export const OPS_SCOPE = "countersign:ops";
+/** How long `POST /v1/approvals` waits for the first decision before answering 202, in ms. */
+const FIRST_DECISION_WAIT_MS = 10_000;
+
+export interface AppDeps {
+  services: Services;
+  approvals: ApprovalsClient;
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+function bearer(c: Context): string {
+  const header = c.req.header("authorization");
+  if (header === undefined || header === "") throw new AuthError("token_missing", "Authorization: Bearer <access token> is required");
+  const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
+  if (match?.[1] === undefined) throw new AuthError("token_malformed", "Authorization header must be 'Bearer <token>'");
+  return match[1];
+}
+
+function workloadToken(c: Context): string {
+  const token = c.req.header("workload-identity-token");
+  if (token === undefined || token === "") throw new AuthError("token_missing", "Workload-Identity-Token header is required");
+  return token;
+}
+
+async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(type)) throw new RequestError("unsupported_media_type", "Content-Type must be application/json");
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch (cause) {
+    throw new RequestError("invalid_request", "body is not valid JSON", { cause });
+  }
+  return parse(schema, raw, "body");
+}
+
+function parse<S extends z.ZodType>(schema: S, raw: unknown, where: string): z.infer<S> {
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    // Paths and messages only: never echo the values themselves.
+    const issues = result.error.issues.map((i) => `${[where, ...i.path].join(".")}: ${i.message}`).join("; ");
+    throw new RequestError("invalid_request", issues);
+  }
+  return result.data;
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const { services, approvals, logger } = deps;
+  const metrics = deps.metrics ?? new Metrics();
+  const app = new Hono();
+
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    metrics.observeRequest(c.req.method, c.req.routePath, c.res.status, (performance.now() - started) / 1000);
+  });
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: services.config.server.bodyLimitBytes,
+      onError: () => {
+        throw new RequestError("payload_too_large", `body larger than ${services.config.server.bodyLimitBytes} bytes`);
+      },
+    }),
+  );
+
+  app.onError((err, c) => {
+    const coded = toCountersignError(err);
+    const level = coded.status >= 500 ? "error" : "info";
+    logger[level]({ code: coded.code, method: c.req.method, path: c.req.routePath, detail: coded.detail, err: coded.code === "internal" ? err : undefined }, "request refused");
+    return c.json(coded.toJSON(), coded.status as 400);
+  });
+  app.notFound((c) => c.json(new RequestError("not_found", "no such endpoint").toJSON(), 404));
+
+  const authenticate = async (c: Context): Promise<{ principal: VerifiedPrincipal; agent: VerifiedAgent }> => {
+    const [principal, agent] = await Promise.all([services.verifyPrincipal(bearer(c)), services.verifyAgent(workloadToken(c))]);
+    return { principal, agent };
+  };
+
+  const ownState = async (id: string, principal: VerifiedPrincipal, agent?: VerifiedAgent): Promise<ApprovalState> => {
+    const state = await approvals.state(id);
+    // Someone else's approval is indistinguishable from a missing one.
+    if (state.principal !== principal.subject || (agent !== undefined && state.agent !== agent.spiffeId)) {
+      throw new ApprovalError("not_found", "no such approval");
+    }
+    return state;
+  };
+
+  app.post("/v1/approvals", async (c) => {
+    const { principal, agent } = await authenticate(c);
+    const body = await jsonBody(c, CreateApprovalBodySchema);
+    const tool = services.config.tools[body.tool];
+    if (tool === undefined) throw new CountersignError("unknown_tool", `tool ${body.tool} is not in the catalog`);
+    checkIntent(principal, { tenant: body.tenant, tool: body.tool, taskId: body.intent.taskId });
+    const hash = argsSha256(body.arguments);
+    const id = approvalId({
+      tenant: body.tenant,
+      agent: agent.spiffeId,
+      principalIssuer: principal.issuer,
+      principal: principal.subject,
+      requestId: body.requestId ?? randomUUID(),
+    });
+    const input: ApprovalInput = {
+      approvalId: id,
+      tenant: body.tenant,
+      tool: body.tool,
+      toolAudience: tool.audience,
+      arguments: body.arguments,
+      argsSha256: hash,
+      ...(body.resource !== undefined ? { target: body.resource } : {}),
+      intent: body.intent,
+      ...(body.reason !== undefined ? { reason: body.reason } : {}),
+      principal: { issuer: principal.issuer, subject: principal.subject },
+      agent: { spiffeId: agent.spiffeId },
+      agentToken: workloadToken(c),
+      defaultDeadlineSeconds: services.config.approvals.deadlineSeconds,
+      requestedAtMs: Date.now(),
+    };
+    const started = await approvals.start(input);
+    let state = started.state;
+    if ((state.tool !== input.tool || state.argsSha256 !== hash || state.tenant !== input.tenant || state.intent.taskId !== input.intent.taskId)) {
+      throw new ApprovalError("idempotency_conflict", "requestId was already used for a different request");
+    }
+    if (started.created) metrics.approvalsCreated.inc({ tool: input.tool });
+    if (state.status === "verifying") state = await approvals.waitForStatusChange(id, "verifying", FIRST_DECISION_WAIT_MS);
+    logger.info({ approvalId: id, tenant: input.tenant, tool: input.tool, status: state.status, created: started.created }, "approval requested");
+    return c.json(approvalView(state, agent.spiffeId), state.status === "pending" || state.status === "verifying" ? 202 : 200);
+  });
+
+  app.get("/v1/approvals/:id", async (c) => {
+    const { principal, agent } = await authenticate(c);
+    const id = parse(ApprovalIdSchema, c.req.param("id"), "path.id");
+    const { wait } = parse(WaitQuerySchema, c.req.query(), "query");
+    let state = await ownState(id, principal, agent);
+    if (wait > 0) state = await approvals.waitForStatusChange(id, state.status, wait * 1000);
+    return c.json(approvalView(state, agent.spiffeId));
+  });
+
+  app.post("/v1/approvals/:id/revoke", async (c) => {
+    const principal = await services.verifyPrincipal(bearer(c));
+    const id = parse(ApprovalIdSchema, c.req.param("id"), "path.id");
+    const body = c.req.header("content-length") === "0" ? {} : await jsonBody(c, RevokeBodySchema);
+    const ops = principal.scopes.includes(OPS_SCOPE);
+    if (!ops) await ownState(id, principal);
+    const state = await approvals.revoke(id, { by: principal.subject, ...(body.reason !== undefined ? { reason: body.reason } : {}) });
+    logger.info({ approvalId: id, by: principal.subject, ops }, "approval revoked");
+    return c.json(approvalView(state, undefined));
+  });
+
+  app.post("/v1/grants/redeem", async (c) => {
+    const caller = await services.verifyAgent(workloadToken(c));
+    const body = await jsonBody(c, RedeemBodySchema);
+    let outcome = "refused";
+    try {
+      const claims = await verifyGrant(services.grantKeys, body.grant, {
+        issuer: services.config.issuer,
+        clockToleranceSeconds: services.config.identity.clockToleranceSeconds,
+      });
+      const hash = argsSha256(body.arguments);
+      checkBinding(claims, { audience: caller.spiffeId, tool: body.tool, argsSha256: hash });
+      const result = await approvals.redeem(claims.approval.id, { jti: claims.jti, tool: body.tool, argsSha256: hash, caller: caller.spiffeId });
+      outcome = "redeemed";
+      logger.info({ approvalId: result.approvalId, tool: body.tool, caller: caller.spiffeId }, "grant redeemed");
+      return c.json(result);
+    } catch (err) {
+      if (err instanceof CountersignError) outcome = err.code;
+      throw err;
+    } finally {
+      metrics.redemptions.inc({ outcome });
+    }
+  });
+
+  app.get("/.well-known/jwks.json", (c) => {
+    c.header("cache-control", "public, max-age=300");
+    return c.json(services.grantKeys.jwks());
+  });
+
+  app.get("/healthz", (c) => c.json({ status: "ok", policyVersion: services.policy.version() }));
+
+  app.get("/metrics", async (c) => {
+    c.header("content-type", metrics.contentType);
+    return c.body(await metrics.render());
+  });
+
+  return app;
+}

@@ -1,0 +1,38 @@
+// zod schemas of the HTTP API's request bodies and query strings (untrusted input enters here).
+import { z } from "zod";
+
+/** Any JSON value; arguments are opaque to countersign apart from their canonical hash. */
+export const JsonSchema: z.ZodType<import("../../workflows/definitions.js").Json> = z.lazy(() =>
+  z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(JsonSchema), z.record(z.string(), JsonSchema)]),
+);
+
+const Name = z.string().min(1).max(256);
+
+export const CreateApprovalBodySchema = z.strictObject({
+  requestId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,128}$/, "1-128 characters: letters, digits, '.', '_', ':', '-'")
+    .optional(),
+  tenant: Name,
+  tool: Name,
+  arguments: JsonSchema,
+  resource: z.strictObject({ type: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*$/), id: Name }).optional(),
+  intent: z.strictObject({ taskId: Name, summary: z.string().min(1).max(2000) }),
+  reason: z.string().max(2000).optional(),
+});
+export type CreateApprovalBody = z.infer<typeof CreateApprovalBodySchema>;
+
+export const RedeemBodySchema = z.strictObject({
+  grant: z.string().min(1).max(8192),
+  tool: Name,
+  arguments: JsonSchema,
+});
+export type RedeemBody = z.infer<typeof RedeemBodySchema>;
+
+export const RevokeBodySchema = z.strictObject({ reason: z.string().max(2000).optional() });
+
+export const WaitQuerySchema = z.object({
+  wait: z.coerce.number().int().min(0).max(60).default(0),
+});
+
+export const ApprovalIdSchema = z.string().regex(/^appr_[A-Za-z0-9_-]{32}$/);

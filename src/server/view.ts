@@ -1,0 +1,49 @@
+// What the HTTP API shows of an approval. The grant is shown only to the agent it is bound to.
+import type { ApprovalState } from "../../workflows/definitions.js";
+
+export interface ApprovalView {
+  id: string;
+  status: ApprovalState["status"];
+  tenant: string;
+  tool: string;
+  intent: ApprovalState["intent"];
+  /** null while nobody has decided; otherwise why it ended up where it is. */
+  decision: {
+    code: string | null;
+    message: string | null;
+    approvers: string[];
+    quorum: number | null;
+    policyVersion: string | null;
+  } | null;
+  deadline: string | null;
+  grant?: string;
+  grantExpiresAt?: string;
+}
+
+export function approvalView(state: ApprovalState, viewerAgent: string | undefined): ApprovalView {
+  const approvers = state.decisions.filter((d) => d.decision === "approve").map((d) => d.approver);
+  const last = state.policy[state.policy.length - 1];
+  const decided = state.status !== "pending" && state.status !== "verifying";
+  const view: ApprovalView = {
+    id: state.id,
+    status: state.status,
+    tenant: state.tenant,
+    tool: state.tool,
+    intent: state.intent,
+    decision: decided
+      ? {
+          code: state.reasonCode ?? null,
+          message: state.reason ?? null,
+          approvers,
+          quorum: state.routing?.quorum ?? null,
+          policyVersion: last?.policyVersion ?? null,
+        }
+      : null,
+    deadline: state.routing !== undefined && state.status === "pending" ? new Date(state.routing.deadlineAtMs).toISOString() : null,
+  };
+  if (state.status === "approved" && state.grant !== undefined && viewerAgent === state.agent) {
+    view.grant = state.grant.token;
+    view.grantExpiresAt = new Date(state.grant.expiresAtMs).toISOString();
+  }
+  return view;
+}

@@ -1,0 +1,47 @@
+// Connects to Temporal the standard way (@temporalio/envconfig: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+// TEMPORAL_API_KEY, TLS variables, profile file), with the payload codec on every client.
+import { Client, Connection } from "@temporalio/client";
+import type { DataConverter } from "@temporalio/common";
+import { loadClientConnectConfig } from "@temporalio/envconfig";
+import { NativeConnection } from "@temporalio/worker";
+import type { NativeConnectionOptions } from "@temporalio/worker";
+import type { Config } from "../config.js";
+import { processEnv } from "../config.js";
+
+export interface TemporalTarget {
+  connectionOptions: NativeConnectionOptions;
+  namespace: string;
+}
+
+/**
+ * Where to connect. An explicit address (from `countersign dev` or tests) wins; otherwise the
+ * standard Temporal environment variables and profile; the config's `temporal.namespace` wins over both.
+ */
+export function temporalTarget(config: Config, override?: { address: string; namespace?: string }): TemporalTarget {
+  if (override !== undefined) {
+    return { connectionOptions: { address: override.address }, namespace: override.namespace ?? config.temporal.namespace ?? "default" };
+  }
+  const env = Object.fromEntries(Object.entries(processEnv()).filter((e): e is [string, string] => e[1] !== undefined));
+  const loaded = loadClientConnectConfig({ overrideEnvVars: env });
+  return {
+    connectionOptions: loaded.connectionOptions,
+    namespace: config.temporal.namespace ?? loaded.namespace ?? "default",
+  };
+}
+
+/** A client for the server, the CLI and tests. Close `connection` when done. */
+export async function connectClient(target: TemporalTarget, dataConverter: DataConverter): Promise<{ client: Client; connection: Connection }> {
+  const { address, tls, apiKey, metadata } = target.connectionOptions;
+  const connection = await Connection.connect({
+    ...(address !== undefined ? { address } : {}),
+    ...(tls !== undefined ? { tls } : {}),
+    ...(apiKey !== undefined ? { apiKey } : {}),
+    ...(metadata !== undefined ? { metadata } : {}),
+  });
+  return { client: new Client({ connection, namespace: target.namespace, dataConverter }), connection };
+}
+
+/** The worker's native connection. */
+export async function connectWorker(target: TemporalTarget): Promise<NativeConnection> {
+  return NativeConnection.connect(target.connectionOptions);
+}

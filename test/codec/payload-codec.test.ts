@@ -1,0 +1,160 @@
+// The AES-256-GCM payload codec and the shared data converter.
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import type { Payload } from "@temporalio/common";
+import { ApplicationFailure } from "@temporalio/common";
+import { encodeErrorToFailure, loadDataConverter } from "@temporalio/common/lib/internal-non-workflow/index.js";
+import { bundleWorkflowCode } from "@temporalio/worker";
+import { ENCRYPTED_ENCODING, KEY_ID_METADATA, createDataConverter, createPayloadCodec, failureConverterPath } from "../../src/codec/payload-codec.js";
+import { ensurePayloadKeys, loadPayloadKeys, rotatePayloadKey } from "../../src/codec/payload-keys.js";
+import type { PayloadKeys } from "../../src/codec/payload-keys.js";
+
+const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+const text = (b: Uint8Array | null | undefined): string => new TextDecoder().decode(b ?? new Uint8Array());
+const tempKeyFile = (): string => join(mkdtempSync(join(tmpdir(), "countersign-codec-")), "payload-keys.json");
+
+function jsonPayload(value: unknown): Payload {
+  return { metadata: { encoding: utf8("json/plain"), messageType: utf8("secret-type") }, data: utf8(JSON.stringify(value)) };
+}
+
+function envKeys(entries: Array<{ id: string; key: string }>): Promise<PayloadKeys> {
+  return loadPayloadKeys({ keyFile: tempKeyFile(), keysFromEnv: JSON.stringify({ keys: entries }) });
+}
+
+function assertSamePayload(actual: Payload | undefined, expected: Payload): void {
+  assert.ok(actual);
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(actual.metadata ?? {}).map(([k, v]) => [k, text(v)])),
+    Object.fromEntries(Object.entries(expected.metadata ?? {}).map(([k, v]) => [k, text(v)])),
+  );
+  assert.equal(Buffer.compare(Buffer.from(actual.data ?? []), Buffer.from(expected.data ?? [])), 0);
+}
+
+describe("payload codec", () => {
+  let keyFile: string;
+  let keys: PayloadKeys;
+
+  beforeEach(async () => {
+    keyFile = tempKeyFile();
+    keys = await ensurePayloadKeys(keyFile);
+  });
+
+  it("decodes what it encoded, metadata included, for several payloads at once", async () => {
+    const codec = createPayloadCodec(keys);
+    const originals: Payload[] = [jsonPayload({ token: "eyJhbGciOi.secret" }), { metadata: { encoding: utf8("binary/null") } }, jsonPayload("x".repeat(100_000))];
+    const encoded = await codec.encode(originals);
+    assert.equal(encoded.length, 3);
+    const decoded = await codec.decode(encoded);
+    originals.forEach((original, i) => assertSamePayload(decoded[i], original));
+    assert.deepEqual(await codec.encode([]), []);
+  });
+
+  it("labels encrypted payloads with only the encoding and key id, and leaks no plaintext", async () => {
+    const codec = createPayloadCodec(keys);
+    const [encoded] = await codec.encode([jsonPayload({ argument: "PLAINTEXT-MARKER" })]);
+    assert.ok(encoded);
+    assert.deepEqual(Object.keys(encoded.metadata ?? {}).sort(), ["encoding", KEY_ID_METADATA]);
+    assert.equal(text(encoded.metadata?.encoding), ENCRYPTED_ENCODING);
+    assert.equal(text(encoded.metadata?.[KEY_ID_METADATA]), keys.encryptionKey().id);
+    const data = Buffer.from(encoded.data ?? []);
+    assert.equal(data.indexOf("PLAINTEXT-MARKER"), -1);
+    assert.equal(data.indexOf("secret-type"), -1);
+    assert.equal(data.indexOf("json/plain"), -1);
+  });
+
+  it("uses a fresh IV for every payload, so equal payloads encrypt differently", async () => {
+    const codec = createPayloadCodec(keys);
+    const [a, b] = await codec.encode([jsonPayload(1), jsonPayload(1)]);
+    const ivA = Buffer.from(a?.data ?? []).subarray(0, 12);
+    const ivB = Buffer.from(b?.data ?? []).subarray(0, 12);
+    assert.equal(ivA.length, 12);
+    assert.notDeepEqual(ivA, ivB);
+    assert.notDeepEqual(Buffer.from(a?.data ?? []), Buffer.from(b?.data ?? []));
+  });
+
+  it("rejects a payload whose ciphertext, IV or tag was changed", async () => {
+    const codec = createPayloadCodec(keys);
+    const [encoded] = await codec.encode([jsonPayload({ amount: 10 })]);
+    assert.ok(encoded);
+    const length = encoded.data?.length ?? 0;
+    for (const index of [0, 12, Math.floor(length / 2), length - 1]) {
+      const data = Buffer.from(encoded.data ?? []);
+      data[index] = (data[index] ?? 0) ^ 0x01;
+      await assert.rejects(codec.decode([{ ...encoded, data }]), { code: "internal" });
+    }
+    await assert.rejects(codec.decode([{ ...encoded, data: Buffer.from(encoded.data ?? []).subarray(0, 20) }]), { code: "internal" });
+  });
+
+  it("binds the key id: relabelling a payload to another id of the same key material fails", async () => {
+    const material = randomBytes(32).toString("base64");
+    const twins = await envKeys([{ id: "first", key: material }, { id: "second", key: material }]);
+    const codec = createPayloadCodec(twins);
+    const [encoded] = await codec.encode([jsonPayload("x")]);
+    assert.ok(encoded);
+    assert.equal(text(encoded.metadata?.[KEY_ID_METADATA]), "second");
+    const relabelled = { ...encoded, metadata: { ...encoded.metadata, [KEY_ID_METADATA]: utf8("first") } };
+    await assert.rejects(codec.decode([relabelled]), { code: "internal" });
+  });
+
+  it("decodes payloads encrypted before a key rotation, and encrypts new ones with the new key", async () => {
+    const before = await createPayloadCodec(keys).encode([jsonPayload({ step: 1 })]);
+    const { id: newId } = await rotatePayloadKey(keyFile);
+    const rotated = createPayloadCodec(await loadPayloadKeys({ keyFile }));
+    assertSamePayload((await rotated.decode(before))[0], jsonPayload({ step: 1 }));
+    const [after] = await rotated.encode([jsonPayload({ step: 2 })]);
+    assert.equal(text(after?.metadata?.[KEY_ID_METADATA]), newId);
+  });
+
+  it("rejects a payload encrypted with a key it does not have, naming the key id but not the key", async () => {
+    const otherFile = tempKeyFile();
+    const other = await ensurePayloadKeys(otherFile);
+    const [encoded] = await createPayloadCodec(other).encode([jsonPayload("x")]);
+    assert.ok(encoded);
+    const otherId = other.encryptionKey().id;
+    await assert.rejects(createPayloadCodec(keys).decode([encoded]), (err: Error & { code?: string }) => {
+      assert.equal(err.code, "key_file_invalid");
+      assert.ok(err.message.includes(otherId));
+      assert.ok(!err.message.includes(other.encryptionKey().key.export().toString("base64")));
+      return true;
+    });
+  });
+
+  it("passes payloads that are not encrypted through unchanged", async () => {
+    const plain = jsonPayload({ legacy: true });
+    const noMetadata: Payload = { data: utf8("raw") };
+    const decoded = await createPayloadCodec(keys).decode([plain, noMetadata]);
+    assert.equal(decoded[0], plain);
+    assert.equal(decoded[1], noMetadata);
+  });
+});
+
+describe("data converter", () => {
+  it("encrypts payloads and failure messages with the same keys", async () => {
+    const keys = await ensurePayloadKeys(tempKeyFile());
+    const converter = createDataConverter(keys);
+    assert.equal(converter.failureConverterPath, failureConverterPath);
+    const loaded = loadDataConverter(converter);
+    assert.equal(loaded.payloadCodecs.length, 1);
+    const failure = await encodeErrorToFailure(loaded, ApplicationFailure.nonRetryable("refund of SECRET-ARG failed", "policy_denied"));
+    assert.equal(failure.message, "Encoded failure");
+    assert.equal(failure.stackTrace, "");
+    const attributes = failure.encodedAttributes;
+    assert.ok(attributes);
+    assert.equal(text(attributes.metadata?.encoding), ENCRYPTED_ENCODING);
+    assert.equal(Buffer.from(attributes.data ?? []).indexOf("SECRET-ARG"), -1);
+    const [decoded] = await loaded.payloadCodecs[0]!.decode([attributes]);
+    assert.match(text(decoded?.data), /SECRET-ARG/);
+  });
+
+  it("points at a failure converter that bundles into workflow code", async function () {
+    this.timeout(60_000);
+    const workflowsPath = fileURLToPath(new URL("./fixtures/noop-workflow.js", import.meta.url));
+    const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+    const bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: silent });
+    assert.match(bundle.code, /encodeCommonAttributes: true/);
+  });
+});

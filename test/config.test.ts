@@ -1,0 +1,82 @@
+// Config parsing: defaults, path resolution and errors that name the bad key.
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig, resolveConfig } from "../src/config.js";
+
+const minimal = () => ({
+  identity: {
+    principals: [{ issuer: "https://idp.test", audience: "countersign", jwks: "idp.json" }],
+    agents: [{ trustDomain: "agents.test", jwks: "https://bundle.agents.test/jwks", audience: "countersign" }],
+  },
+  directory: "directory.yaml",
+  policies: "policies",
+  tools: { "payments.refund": { audience: "spiffe://agents.test/tools/payments" } },
+  grants: { keyFile: "keys/grants.json" },
+});
+
+describe("config", function () {
+  it("applies defaults and resolves paths against the config file", function () {
+    const config = resolveConfig(minimal(), "/etc/countersign/countersign.config.yaml");
+    assert.equal(config.server.host, "127.0.0.1");
+    assert.equal(config.server.port, 8787);
+    assert.equal(config.server.publicUrl, "http://127.0.0.1:8787");
+    assert.equal(config.grants.ttlSeconds, 300);
+    assert.equal(config.approvals.deadlineSeconds, 900);
+    assert.equal(config.temporal.taskQueue, "countersign");
+    assert.equal(config.directoryFile, "/etc/countersign/directory.yaml");
+    assert.equal(config.policiesDir, "/etc/countersign/policies");
+    assert.equal(config.grants.keyFile, "/etc/countersign/keys/grants.json");
+    assert.equal(config.payloads.keyFile, "/etc/countersign/keys/payload-keys.json");
+    assert.equal(config.identity.principals[0]?.jwks, "/etc/countersign/idp.json");
+    assert.equal(config.identity.agents[0]?.jwks, "https://bundle.agents.test/jwks", "URLs stay URLs");
+    assert.deepEqual(config.identity.principals[0]?.requiredScopes, []);
+  });
+
+  it("an unknown key is refused and named", function () {
+    assert.throws(() => resolveConfig({ ...minimal(), grant: {} }, "c.yaml"), (err: Error & { code?: string }) => {
+      assert.equal(err.code, "config_invalid");
+      assert.match(err.message, /grant/);
+      return true;
+    });
+  });
+
+  it("a bad value is refused with the path of the key", function () {
+    const raw = minimal();
+    (raw.grants as Record<string, unknown>).ttlSeconds = -5;
+    assert.throws(() => resolveConfig(raw, "c.yaml"), (err: Error & { code?: string }) => {
+      assert.equal(err.code, "config_invalid");
+      assert.match(err.message, /grants\.ttlSeconds/);
+      return true;
+    });
+  });
+
+  it("a missing section is refused and named", function () {
+    const { identity: _identity, ...raw } = minimal();
+    assert.throws(() => resolveConfig(raw, "c.yaml"), /identity/);
+  });
+
+  it("a tool server outside every trusted trust domain is refused", function () {
+    const raw = minimal();
+    raw.tools["payments.refund"] = { audience: "spiffe://elsewhere.test/tools/payments" };
+    assert.throws(() => resolveConfig(raw, "c.yaml"), (err: Error & { code?: string }) => {
+      assert.equal(err.code, "config_invalid");
+      assert.match(err.message, /tools\.payments\.refund\.audience/);
+      return true;
+    });
+  });
+
+  it("invalid YAML and a missing file are config_invalid", function () {
+    const dir = mkdtempSync(join(tmpdir(), "countersign-config-"));
+    const file = join(dir, "c.yaml");
+    writeFileSync(file, "server: [unclosed");
+    assert.throws(() => loadConfig(file), { code: "config_invalid" });
+    assert.throws(() => loadConfig(join(dir, "missing.yaml")), { code: "config_invalid" });
+  });
+
+  it("the example tenant's config is valid", function () {
+    const config = loadConfig(new URL("../../examples/tenant/countersign.config.yaml", import.meta.url).pathname);
+    assert.ok(Object.keys(config.tools).includes("payments.refund"));
+  });
+});

@@ -1,0 +1,170 @@
+// Integration harness: a complete countersign (worker + HTTP server) against the suite's real
+// Temporal dev server, with the example tenant's policies and directory copied into a temp dir.
+import { randomUUID } from "node:crypto";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Client, Connection } from "@temporalio/client";
+import { stringify as stringifyYaml } from "yaml";
+import type { Worker, WorkflowBundle } from "@temporalio/worker";
+import { ApprovalsClient } from "../../src/client/approvals.js";
+import { resolveConfig, type Config } from "../../src/config.js";
+import { createLogger } from "../../src/log.js";
+import { activityDeps, buildServices, type Services } from "../../src/runtime/services.js";
+import { createApp } from "../../src/server/app.js";
+import { listen, type RunningHttpServer } from "../../src/server/serve.js";
+import { connectClient, connectWorker, type TemporalTarget } from "../../src/temporal/connection.js";
+import { bundleWorkflows, createApprovalWorker } from "../../worker/worker.js";
+import { createTestIdentities, TEST_TRUST_DOMAIN, type TestIdentities } from "./tokens.js";
+
+export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+export const exampleTenant = join(projectRoot, "examples", "tenant");
+
+export const AGENT = `spiffe://${TEST_TRUST_DOMAIN}/agents/support-bot`;
+export const OTHER_AGENT = `spiffe://${TEST_TRUST_DOMAIN}/agents/other-bot`;
+export const PAYMENTS_SERVER = `spiffe://${TEST_TRUST_DOMAIN}/tools/payments`;
+export const KB_SERVER = `spiffe://${TEST_TRUST_DOMAIN}/tools/kb`;
+
+let bundle: Promise<WorkflowBundle> | undefined;
+/** The workflow bundle, built once per test run. */
+export function sharedBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflows();
+  return bundle;
+}
+
+export function temporalTargetForTests(): TemporalTarget {
+  const address = process.env.TEMPORAL_ADDRESS;
+  if (address === undefined) throw new Error("TEMPORAL_ADDRESS is not set: run the suite with `npm test`");
+  return { connectionOptions: { address }, namespace: process.env.TEMPORAL_NAMESPACE ?? "default" };
+}
+
+export interface StackOptions {
+  deadlineSeconds?: number;
+  grantTtlSeconds?: number;
+}
+
+export interface HttpResult {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- assertions read arbitrary JSON
+}
+
+export interface TestStack {
+  dir: string;
+  /** The config file written for the CLI. */
+  configFile: string;
+  config: Config;
+  services: Services;
+  ids: TestIdentities;
+  client: Client;
+  approvals: ApprovalsClient;
+  baseUrl: string;
+  /** Headers of an agent acting for `principal`. */
+  agentHeaders(principal: string, agent?: string): Promise<Record<string, string>>;
+  /** Headers of a tool server. */
+  toolHeaders(spiffeId?: string): Promise<Record<string, string>>;
+  http(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<HttpResult>;
+  /** Replace a file of the copied tenant (policies/… or directory.yaml). */
+  writeTenantFile(relative: string, text: string): void;
+  readTenantFile(relative: string): string;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
+  const dir = mkdtempSync(join(tmpdir(), "countersign-it-"));
+  cpSync(join(exampleTenant, "policies"), join(dir, "policies"), { recursive: true });
+  cpSync(join(exampleTenant, "directory.yaml"), join(dir, "directory.yaml"));
+  const ids = await createTestIdentities(dir);
+  const configFile = join(dir, "countersign.config.yaml");
+  const raw = {
+      server: { host: "127.0.0.1", port: 0, publicUrl: "http://countersign.test" },
+      identity: {
+        clockToleranceSeconds: 5,
+        principals: [ids.principalIssuerConfig],
+        agents: [ids.agentTrustConfig],
+      },
+      directory: "./directory.yaml",
+      policies: "./policies",
+      tools: {
+        "payments.refund": { audience: PAYMENTS_SERVER, displayName: "Refund a payment" },
+        "payments.bulk_refund": { audience: PAYMENTS_SERVER },
+        "kb.search": { audience: KB_SERVER },
+        "prod.db.drop": { audience: `spiffe://${TEST_TRUST_DOMAIN}/tools/db` },
+      },
+      grants: { keyFile: "./keys/grant-keys.json", ttlSeconds: opts.grantTtlSeconds ?? 300 },
+      payloads: { keyFile: "./keys/payload-keys.json" },
+      approvals: { deadlineSeconds: opts.deadlineSeconds ?? 600 },
+      temporal: { taskQueue: `test-${randomUUID()}` },
+  };
+  writeFileSync(configFile, stringifyYaml(raw));
+  const config = resolveConfig(raw, configFile);
+  const services = await buildServices(config, { createMissingKeys: true });
+  const target = temporalTargetForTests();
+  const workerConnection = await connectWorker(target);
+  const worker: Worker = await createApprovalWorker({
+    connection: workerConnection,
+    namespace: target.namespace,
+    taskQueue: config.temporal.taskQueue,
+    dataConverter: services.dataConverter,
+    deps: activityDeps(services),
+    workflowBundle: await sharedBundle(),
+  });
+  const workerDone = worker.run();
+  const { client, connection }: { client: Client; connection: Connection } = await connectClient(target, services.dataConverter);
+  const approvals = new ApprovalsClient(client, config.temporal.taskQueue);
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
+  const server: RunningHttpServer = await listen(createApp({ services, approvals, logger }), "127.0.0.1", 0);
+
+  const stack: TestStack = {
+    dir,
+    configFile,
+    config,
+    services,
+    ids,
+    client,
+    approvals,
+    baseUrl: server.url,
+    async agentHeaders(principal, agent = AGENT) {
+      return { authorization: `Bearer ${await ids.principalToken(principal)}`, "workload-identity-token": await ids.agentToken(agent) };
+    },
+    async toolHeaders(spiffeId = PAYMENTS_SERVER) {
+      return { "workload-identity-token": await ids.agentToken(spiffeId) };
+    },
+    async http(method, path, headers, body) {
+      const res = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { ...headers, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+        ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text === "" ? undefined : (JSON.parse(text) as unknown) };
+    },
+    writeTenantFile(relative, text) {
+      writeFileSync(join(dir, relative), text);
+    },
+    readTenantFile(relative) {
+      return readFileSync(join(dir, relative), "utf8");
+    },
+    async stop() {
+      await server.close();
+      worker.shutdown();
+      await workerDone;
+      await workerConnection.close();
+      await connection.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
+
+/** A refund request body as the demo agent sends it. */
+export function refundRequest(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    requestId: randomUUID(),
+    tenant: "acme",
+    tool: "payments.refund",
+    arguments: { payment_id: "pay_1042", amount_cents: 4200, currency: "EUR" },
+    intent: { taskId: "ticket-1042", summary: "Refund the duplicate charge" },
+    ...overrides,
+  };
+}

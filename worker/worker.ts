@@ -1,0 +1,39 @@
+// Composition of a Temporal worker: the approval workflow plus activities over the given dependencies.
+import { fileURLToPath } from "node:url";
+import type { DataConverter } from "@temporalio/common";
+import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundle } from "@temporalio/worker";
+import { createActivities, type ActivityDeps } from "../activities/index.js";
+import { failureConverterPath } from "../src/codec/payload-codec.js";
+
+/** Absolute path of the compiled workflow entry point. */
+export const WORKFLOWS_PATH = fileURLToPath(new URL("../workflows/index.js", import.meta.url));
+
+/** Bundle the workflow code once (a few seconds); workers created from the bundle start fast. */
+export async function bundleWorkflows(): Promise<WorkflowBundle> {
+  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
+  return { code: bundle.code };
+}
+
+export interface WorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  dataConverter: DataConverter;
+  deps: ActivityDeps;
+  /** A pre-built bundle; when absent the worker bundles `WORKFLOWS_PATH` itself. */
+  workflowBundle?: WorkflowBundle;
+  identity?: string;
+}
+
+/** A worker that runs the approval workflow and its activities. Run it with `worker.run()`. */
+export async function createApprovalWorker(opts: WorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    dataConverter: opts.dataConverter,
+    activities: createActivities(opts.deps),
+    ...(opts.workflowBundle !== undefined ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
+  });
+}

@@ -1,0 +1,153 @@
+// Shared vocabulary of the approval workflow: input/result types, message handles, search
+// attributes and the task queue. Imported by the workflow, the worker, the server and the CLI.
+import { defineSearchAttributeKey, SearchAttributeType } from "@temporalio/common";
+import { defineQuery, defineUpdate } from "@temporalio/workflow";
+
+/** Default task queue; `temporal.taskQueue` in the config overrides it. */
+export const DEFAULT_TASK_QUEUE = "countersign";
+
+export const APPROVAL_STATUSES = ["verifying", "pending", "approved", "denied", "expired", "revoked", "redeemed", "failed"] as const;
+export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+/** Statuses after which nothing can change. */
+export const FINAL_STATUSES: readonly ApprovalStatus[] = ["denied", "expired", "revoked", "redeemed", "failed"];
+
+/** JSON value, as arguments travel (encrypted) through the history. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** Everything the workflow needs, fixed when the agent files the request. Secrets are encrypted by the payload codec. */
+export interface ApprovalInput {
+  approvalId: string;
+  tenant: string;
+  tool: string;
+  /** SPIFFE ID of the tool server; the grant's `aud`. */
+  toolAudience: string;
+  arguments: Json;
+  argsSha256: string;
+  target?: { type: string; id: string };
+  intent: { taskId: string; summary: string };
+  reason?: string;
+  principal: { issuer: string; subject: string };
+  agent: { spiffeId: string };
+  /** The agent's workload identity token, re-verified by the first activity (encrypted in history). */
+  agentToken: string;
+  /** Approval deadline applied when the policy names none. */
+  defaultDeadlineSeconds: number;
+  /** Epoch milliseconds the request was received by the server. */
+  requestedAtMs: number;
+}
+
+export interface DecisionRecord {
+  approver: string;
+  decision: "approve" | "deny";
+  reason?: string;
+  /** Where it came from: `slack`, `cli`, `api`. */
+  via: string;
+  atMs: number;
+  policyVersion: string;
+  policyIds: string[];
+}
+
+/** The facts policy decides on, as the workflow passes them to the policy activities. */
+export interface RequestFactsInput {
+  tenant: string;
+  principal: string;
+  agent: string;
+  tool: string;
+  taskId: string;
+  summary: string;
+  argsSha256: string;
+  target?: { type: string; id: string };
+}
+
+export interface PolicyRecord {
+  /** request: at filing; approve: an approver's entitlement; decision: re-check at quorum; redemption: at use. */
+  stage: "request" | "approve" | "decision" | "redemption";
+  decision: "allow" | "deny";
+  reason?: string;
+  policyVersion: string;
+  policyIds: string[];
+  atMs: number;
+}
+
+export interface GrantRecord {
+  token: string;
+  jti: string;
+  expiresAtMs: number;
+  audience: string;
+}
+
+/** What the workflow exposes through `stateQuery` (encrypted in transit and at rest by the codec). */
+export interface ApprovalState {
+  id: string;
+  status: ApprovalStatus;
+  /** Stable code saying why the approval ended the way it did (`policy_denied`, `expired`, ...). */
+  reasonCode?: string;
+  reason?: string;
+  tenant: string;
+  tool: string;
+  principal: string;
+  agent: string;
+  argsSha256: string;
+  intent: { taskId: string; summary: string };
+  routing?: { approverGroups: string[]; quorum: number; deadlineAtMs: number };
+  decisions: DecisionRecord[];
+  policy: PolicyRecord[];
+  grant?: GrantRecord;
+  redeemedBy?: string;
+  redeemedAtMs?: number;
+  /** Increases with every change; long-polls wait for it to move. */
+  version: number;
+}
+
+export interface DecideInput {
+  approver: string;
+  decision: "approve" | "deny";
+  reason?: string;
+  via: string;
+}
+
+export interface RedeemInput {
+  jti: string;
+  tool: string;
+  argsSha256: string;
+  /** SPIFFE ID of the tool server that presented the grant. */
+  caller: string;
+}
+
+export interface RedeemResult {
+  principal: string;
+  agent: string;
+  approvalId: string;
+}
+
+export interface RevokeInput {
+  by: string;
+  reason?: string;
+}
+
+export interface WaitInput {
+  /** Return once `version` differs from this. */
+  sinceVersion: number;
+  /** Give up after this long; returns the unchanged state. */
+  timeoutMs: number;
+}
+
+export const stateQuery = defineQuery<ApprovalState>("state");
+export const decideUpdate = defineUpdate<ApprovalState, [DecideInput]>("decide");
+export const redeemUpdate = defineUpdate<RedeemResult, [RedeemInput]>("redeem");
+export const revokeUpdate = defineUpdate<ApprovalState, [RevokeInput]>("revoke");
+export const waitForChangeUpdate = defineUpdate<ApprovalState, [WaitInput]>("waitForChange");
+
+export const tenantSearchAttribute = defineSearchAttributeKey("CountersignTenant", SearchAttributeType.KEYWORD);
+export const toolSearchAttribute = defineSearchAttributeKey("CountersignTool", SearchAttributeType.KEYWORD);
+export const statusSearchAttribute = defineSearchAttributeKey("CountersignStatus", SearchAttributeType.KEYWORD);
+export const principalSearchAttribute = defineSearchAttributeKey("CountersignPrincipal", SearchAttributeType.KEYWORD);
+export const agentSearchAttribute = defineSearchAttributeKey("CountersignAgent", SearchAttributeType.KEYWORD);
+
+export const SEARCH_ATTRIBUTES = [
+  tenantSearchAttribute,
+  toolSearchAttribute,
+  statusSearchAttribute,
+  principalSearchAttribute,
+  agentSearchAttribute,
+] as const;
