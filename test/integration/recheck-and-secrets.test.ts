@@ -1,0 +1,144 @@
+// Decisions made again with the world as it is now (directory and policy edits while an approval is
+// open), deadlines, separation of duties, token attacks at the edge, and what the raw history reveals.
+import assert from "node:assert/strict";
+import proto from "@temporalio/proto";
+
+const { temporal } = proto;
+import { hs256WithPublicKey, principalClaims, unsignedToken } from "../support/tokens.js";
+import { AGENT, refundRequest, startStack, type TestStack } from "../support/stack.js";
+
+async function pendingRefund(stack: TestStack, principal = "alice"): Promise<{ id: string; body: Record<string, unknown> }> {
+  const body = refundRequest();
+  const res = await stack.http("POST", "/v1/approvals", await stack.agentHeaders(principal), body);
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  return { id: res.body.id as string, body };
+}
+
+/** Edit the copied directory: give or take a role from a user. */
+function setRoles(stack: TestStack, user: string, roles: string[]): void {
+  const text = stack.readTenantFile("directory.yaml");
+  const lines = text.split("\n");
+  const at = lines.findIndex((l) => l.includes(`type: User, id: ${user} }`) || l.includes(`type: User, id: "${user}" }`));
+  assert.ok(at >= 0, `user ${user} in directory.yaml`);
+  const parentsAt = lines.findIndex((l, i) => i > at && l.trimStart().startsWith("parents:"));
+  const indent = lines[parentsAt]?.slice(0, lines[parentsAt].indexOf("parents:")) ?? "  ";
+  lines[parentsAt] = `${indent}parents: [${roles.map((r) => `{ type: Role, id: ${r} }`).join(", ")}]`;
+  stack.writeTenantFile("directory.yaml", lines.join("\n"));
+}
+
+describe("re-checks, deadlines and secrets (real Temporal server)", function () {
+  let stack: TestStack;
+  let original: { directory: string; payments: string };
+  before(async function () {
+    stack = await startStack({ deadlineSeconds: 600 });
+    original = { directory: stack.readTenantFile("directory.yaml"), payments: stack.readTenantFile("policies/payments.cedar") };
+  });
+  afterEach(function () {
+    stack.writeTenantFile("directory.yaml", original.directory);
+    stack.writeTenantFile("policies/payments.cedar", original.payments);
+  });
+  after(async function () {
+    await stack?.stop();
+  });
+
+  it("an approver whose role was revoked while the request was pending is refused", async function () {
+    const { id } = await pendingRefund(stack);
+    setRoles(stack, "bob", []);
+    await assert.rejects(stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" }), { code: "approver_not_entitled" });
+    assert.equal((await stack.approvals.state(id)).status, "pending");
+  });
+
+  it("a requester who lost the role while pending is denied at the decision-time re-check", async function () {
+    const { id } = await pendingRefund(stack);
+    setRoles(stack, "alice", []);
+    const state = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    assert.equal(state.status, "denied");
+    assert.equal(state.reasonCode, "policy_denied");
+    assert.equal(state.grant, undefined);
+    assert.deepEqual(
+      state.policy.map((p) => [p.stage, p.decision]),
+      [["request", "allow"], ["approve", "allow"], ["decision", "deny"]],
+    );
+  });
+
+  it("a policy change after approval makes the redemption fail with policy_denied", async function () {
+    const { id, body } = await pendingRefund(stack);
+    await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    const grant = (await stack.approvals.state(id)).grant?.token;
+    assert.ok(grant);
+    stack.writeTenantFile("policies/payments.cedar", `${original.payments}\n// incident 7: refunds frozen\nforbid (principal, action == Action::"request", resource == Tool::"payments.refund");\n`);
+    const res = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant, tool: "payments.refund", arguments: body.arguments });
+    assert.equal(res.status, 403);
+    assert.equal(res.body.error.code, "policy_denied");
+    const state = await stack.approvals.state(id);
+    assert.equal(state.status, "denied");
+    assert.notEqual(state.policy.at(-1)?.policyVersion, state.policy[0]?.policyVersion, "the decision records the new policy version");
+    const again = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant, tool: "payments.refund", arguments: body.arguments });
+    assert.equal(again.body.error.code, "policy_denied");
+  });
+
+  it("a requester who is also an approver cannot approve their own request", async function () {
+    setRoles(stack, "alice", ["support", "payments-approver"]);
+    const { id } = await pendingRefund(stack);
+    await assert.rejects(stack.approvals.decide(id, { approver: "alice", decision: "approve", via: "api" }), { code: "self_approval_forbidden" });
+    assert.equal((await stack.approvals.state(id)).status, "pending");
+  });
+
+  it("with no decision before the deadline the approval expires and fails closed", async function () {
+    stack.writeTenantFile("policies/payments.cedar", original.payments.replace(/@deadline_seconds\("\d+"\)/g, '@deadline_seconds("2")'));
+    const { id } = await pendingRefund(stack);
+    const state = await stack.approvals.waitForStatusChange(id, "pending", 30_000);
+    assert.equal(state.status, "expired");
+    assert.equal(state.reasonCode, "approval_deadline_passed");
+    await assert.rejects(stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" }), { code: "approval_not_pending" });
+  });
+
+  it("forged and misdirected tokens are refused at the edge with their codes", async function () {
+    const agent = await stack.ids.agentToken(AGENT);
+    const claims = principalClaims({ sub: "alice", scope: "countersign:request" });
+    const cases: Array<[string, string, Record<string, string>]> = [
+      ["alg none", "token_algorithm_rejected", { authorization: `Bearer ${unsignedToken(claims, "idp-1")}`, "workload-identity-token": agent }],
+      ["HS256 signed with the public key", "token_algorithm_rejected", { authorization: `Bearer ${await hs256WithPublicKey(stack.ids.idp, claims)}`, "workload-identity-token": agent }],
+      ["wrong issuer", "token_issuer_untrusted", { authorization: `Bearer ${await stack.ids.principalToken("alice", { iss: "https://evil.test" })}`, "workload-identity-token": agent }],
+      ["wrong audience", "token_audience_mismatch", { authorization: `Bearer ${await stack.ids.principalToken("alice", { aud: "someone-else" })}`, "workload-identity-token": agent }],
+      ["expired", "token_expired", { authorization: `Bearer ${await stack.ids.principalToken("alice", { expiresInSeconds: -120 })}`, "workload-identity-token": agent }],
+      ["unknown kid", "token_key_unknown", { authorization: `Bearer ${await stack.ids.principalToken("alice", { kid: "not-a-key" })}`, "workload-identity-token": agent }],
+      ["missing scope", "insufficient_scope", { authorization: `Bearer ${await stack.ids.principalToken("alice", { scope: "openid" })}`, "workload-identity-token": agent }],
+      ["agent outside the trust domain", "trust_domain_untrusted", { authorization: `Bearer ${await stack.ids.principalToken("alice")}`, "workload-identity-token": await stack.ids.agentToken("spiffe://evil.test/agents/x") }],
+    ];
+    for (const [name, code, headers] of cases) {
+      const res = await stack.http("POST", "/v1/approvals", headers, refundRequest());
+      assert.equal(res.body?.error?.code, code, name);
+      assert.ok(res.status === 401 || res.status === 403, name);
+    }
+  });
+
+  it("the raw history of a full run reveals no token, grant or argument value", async function () {
+    const secretArg = "acct-7c1f9e-SECRET-ARGUMENT";
+    const body = refundRequest({ arguments: { payment_id: secretArg, amount_cents: 4200 } });
+    const headers = await stack.agentHeaders("alice");
+    const res = await stack.http("POST", "/v1/approvals", headers, body);
+    const id = res.body.id as string;
+    await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    const grant = (await stack.approvals.state(id)).grant?.token ?? "";
+    const redeemed = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant, tool: "payments.refund", arguments: body.arguments });
+    assert.equal(redeemed.status, 200);
+
+    // Fetched straight from the service: no data converter, no codec.
+    const { history } = await stack.client.workflowService.getWorkflowExecutionHistory({ namespace: "default", execution: { workflowId: id } });
+    const raw = Buffer.from(temporal.api.history.v1.History.encode(temporal.api.history.v1.History.create(history ?? {})).finish());
+    assert.ok(raw.length > 1000, "history fetched");
+    const principalToken = (headers.authorization ?? "").replace("Bearer ", "");
+    for (const [name, secret] of [
+      ["principal token", principalToken],
+      ["agent token", headers["workload-identity-token"] ?? ""],
+      ["grant", grant],
+      ["grant signature", grant.split(".")[2] ?? ""],
+      ["argument value", secretArg],
+    ] as const) {
+      assert.ok(secret.length > 10);
+      assert.equal(raw.includes(Buffer.from(secret)), false, `${name} appears in the raw history`);
+    }
+    assert.ok(raw.includes(Buffer.from("binary/encrypted")), "payloads are encrypted");
+  });
+});
