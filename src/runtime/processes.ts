@@ -1,10 +1,10 @@
 // The long-running processes: worker, HTTP server, and `dev` (both plus an embedded Temporal dev
 // server persisted to .countersign/). Each resolves when its stop signal fires and cleans up in finally.
 import { resolve } from "node:path";
-import type { Worker } from "@temporalio/worker";
+import { Runtime, type Worker } from "@temporalio/worker";
 import { ApprovalsClient } from "../client/approvals.js";
 import type { Config } from "../config.js";
-import type { Logger } from "../log.js";
+import { temporalSdkLogger, type Logger } from "../log.js";
 import { createApp } from "../server/app.js";
 import { Metrics } from "../server/metrics.js";
 import { listen, type RunningHttpServer } from "../server/serve.js";
@@ -20,6 +20,14 @@ export function untilSignal(): Promise<string> {
     process.once("SIGINT", on("SIGINT"));
     process.once("SIGTERM", on("SIGTERM"));
   });
+}
+
+let runtimeInstalled = false;
+/** Route the SDK's logs through our logger; once per process, before the first worker. */
+export function installRuntime(logger: Logger): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: temporalSdkLogger(logger) });
+  runtimeInstalled = true;
 }
 
 export async function startWorker(services: Services, target: TemporalTarget): Promise<{ worker: Worker; done: Promise<void> }> {
@@ -51,11 +59,12 @@ export async function startServer(services: Services, target: TemporalTarget, lo
 
 /** `countersign worker`: run until a signal, then drain. */
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
+  installRuntime(logger);
   const services = await buildServices(config, { createMissingKeys: false });
   const { worker, done } = await startWorker(services, temporalTarget(config));
   logger.info({ taskQueue: config.temporal.taskQueue }, "worker running");
   await Promise.race([untilSignal(), done]);
-  worker.shutdown();
+  stopWorker(worker);
   await done;
 }
 
@@ -80,6 +89,7 @@ export async function runDev(config: Config, logger: Logger, opts: { projectRoot
   let temporal: DevServer | undefined;
   let server: (RunningHttpServer & { closeAll(): Promise<void> }) | undefined;
   let worker: { worker: Worker; done: Promise<void> } | undefined;
+  installRuntime(logger);
   try {
     const services = await buildServices(config, { createMissingKeys: true });
     temporal = await startDevServer({
@@ -96,13 +106,19 @@ export async function runDev(config: Config, logger: Logger, opts: { projectRoot
     opts.onReady?.({ serverUrl: server.url, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, readyMs: Date.now() - startedAt });
     await Promise.race([untilSignal(), worker.done]);
   } finally {
-    await server?.closeAll();
+    // Each step runs even if an earlier one failed: never leave the dev server orphaned.
+    await server?.closeAll().catch((err: unknown) => logger.error({ err }, "closing the HTTP server failed"));
     if (worker !== undefined) {
-      worker.worker.shutdown();
-      await worker.done.catch(() => undefined);
+      stopWorker(worker.worker);
+      await worker.done.catch((err: unknown) => logger.error({ err }, "worker stopped with an error"));
     }
     await temporal?.stop();
   }
+}
+
+/** Ask a worker to drain unless it is already stopping (the SDK itself reacts to SIGINT/SIGTERM). */
+function stopWorker(worker: Worker): void {
+  if (worker.getState() === "RUNNING") worker.shutdown();
 }
 
 export interface DevInfo {
