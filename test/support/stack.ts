@@ -1,7 +1,7 @@
 // Integration harness: a complete countersign (worker + HTTP server) against the suite's real
 // Temporal dev server, with the example tenant's policies and directory copied into a temp dir.
 import { randomUUID } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,6 +40,8 @@ export function temporalTargetForTests(): TemporalTarget {
 }
 
 export interface StackOptions {
+  /** Use this payload key file (e.g. a fixture's) instead of a fresh random key. */
+  payloadKeyFile?: string;
   deadlineSeconds?: number;
   grantTtlSeconds?: number;
 }
@@ -97,6 +99,10 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       temporal: { taskQueue: `test-${randomUUID()}` },
   };
   writeFileSync(configFile, stringifyYaml(raw));
+  if (opts.payloadKeyFile !== undefined) {
+    mkdirSync(join(dir, "keys"), { recursive: true });
+    cpSync(opts.payloadKeyFile, join(dir, "keys", "payload-keys.json"));
+  }
   const config = resolveConfig(raw, configFile);
   const services = await buildServices(config, { createMissingKeys: true });
   const target = temporalTargetForTests();
