@@ -24,9 +24,15 @@ export function grantJti(approvalId: string): string {
   return createHash("sha256").update(`countersign-grant:${approvalId}`).digest("base64url").slice(0, 32);
 }
 
-/** A CountersignError becomes a non-retryable failure whose type is its stable code. */
+/**
+ * A CountersignError becomes a failure whose type is its stable code: retried when the cause may pass
+ * (`unavailable`, `internal`: a JWKS fetch failed), final otherwise (a bad token stays bad).
+ */
 function permanent(err: unknown): never {
-  if (err instanceof CountersignError) throw ApplicationFailure.nonRetryable(err.message, err.code);
+  if (err instanceof CountersignError) {
+    if (err.code === "unavailable" || err.code === "internal") throw ApplicationFailure.retryable(err.message, err.code);
+    throw ApplicationFailure.nonRetryable(err.message, err.code);
+  }
   throw err;
 }
 

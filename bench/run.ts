@@ -36,7 +36,7 @@ async function main(): Promise<void> {
       const body = refundRequest();
       const created = await stack.http("POST", "/v1/approvals", await stack.agentHeaders("alice"), body);
       const t1 = performance.now();
-      const id = created.body.id as string;
+      const id = (created.body as { id: string }).id;
       const state = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "bench" });
       const t2 = performance.now();
       const res = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant: state.grant?.token, tool: "payments.refund", arguments: body.arguments });

@@ -11,14 +11,13 @@ import {
   upsertSearchAttributes,
 } from "@temporalio/workflow";
 import type { Activities } from "../activities/index.js";
+import type { RequestDecision } from "../src/policy/engine.js";
 import {
   decideUpdate,
-  FINAL_STATUSES,
   redeemUpdate,
   revokeUpdate,
   stateQuery,
   statusSearchAttribute,
-  waitForChangeUpdate,
   type ApprovalInput,
   type ApprovalState,
   type ApprovalStatus,
@@ -27,7 +26,6 @@ import {
   type RedeemInput,
   type RequestFactsInput,
   type RevokeInput,
-  type WaitInput,
 } from "./definitions.js";
 
 const { verifyAgentIdentity, authorizeRequest, authorizeApproval } = proxyActivities<Activities>({
@@ -39,16 +37,10 @@ const { mintGrant } = proxyActivities<Activities>({
   retry: { maximumAttempts: 5, initialInterval: "200 milliseconds" },
 });
 
-/** Longest a single long-poll may hold an Update open, in ms. */
-export const MAX_WAIT_MS = 60_000;
 const MAX_NAME_LENGTH = 256;
 
 function reject(type: string, message: string): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: true });
-}
-
-function isFinal(status: ApprovalStatus): boolean {
-  return FINAL_STATUSES.includes(status);
 }
 
 function failureCode(err: unknown): string {
@@ -65,12 +57,12 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     tenant: input.tenant,
     tool: input.tool,
     principal: input.principal.subject,
+    principalIssuer: input.principal.issuer,
     agent: input.agent.spiffeId,
     argsSha256: input.argsSha256,
     intent: input.intent,
     decisions: [],
     policy: [],
-    version: 0,
   };
   // Internal phases that must block other messages without being a public status.
   let settling = false; // quorum reached; re-check and minting under way
@@ -88,54 +80,52 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     ...(input.target !== undefined ? { target: input.target } : {}),
   };
 
-  const touch = (): void => {
-    state.version += 1;
-  };
   const setStatus = (status: ApprovalStatus, reasonCode?: string, reason?: string): void => {
     state.status = status;
     if (reasonCode !== undefined) state.reasonCode = reasonCode;
     if (reason !== undefined) state.reason = reason;
     upsertSearchAttributes([{ key: statusSearchAttribute, value: status }]);
     log.info("approval status changed", { approvalId: input.approvalId, status, reasonCode });
-    touch();
   };
-  const recordPolicy = (stage: PolicyRecord["stage"], d: { decision: "allow" | "deny"; reason?: string; policyVersion: string; policyIds: string[] }): void => {
+  const recordPolicy = (stage: PolicyRecord["stage"], d: { decision: "allow" | "deny"; reason?: string; message?: string; policyVersion: string; policyIds: string[] }): void => {
     state.policy.push({
       stage,
       decision: d.decision,
       ...(d.reason !== undefined ? { reason: d.reason } : {}),
+      ...(d.message !== undefined ? { detail: d.message } : {}),
       policyVersion: d.policyVersion,
       policyIds: d.policyIds,
       atMs: Date.now(),
     });
-    touch();
   };
   const approvals = (): number => state.decisions.filter((d) => d.decision === "approve").length;
   const quorumReached = (): boolean => state.routing !== undefined && approvals() >= state.routing.quorum;
+  /**
+   * A re-check passes only if policy still allows *and* what it asks for now is already satisfied:
+   * a policy that now requires approval, or more approvers than decided, denies the stale approval.
+   */
+  const recheckRefusal = (verdict: RequestDecision): { reason: string; message: string } | undefined => {
+    if (verdict.decision === "deny") return { reason: verdict.reason, message: "policy denies the request now" };
+    if (verdict.approval === "required" && approvals() < verdict.routing.quorum) {
+      return { reason: "policy_denied", message: `policy now requires ${verdict.routing.quorum} approval(s)` };
+    }
+    return undefined;
+  };
 
   // Handlers are registered before the first await so early messages are not rejected.
   setHandler(stateQuery, () => state);
-
-  setHandler(
-    waitForChangeUpdate,
-    async ({ sinceVersion, timeoutMs }: WaitInput) => {
-      await condition(() => state.version !== sinceVersion || isFinal(state.status), timeoutMs);
-      return state;
-    },
-    {
-      validator: ({ sinceVersion, timeoutMs }: WaitInput) => {
-        if (!Number.isInteger(sinceVersion) || sinceVersion < 0) reject("invalid_request", "sinceVersion must be a non-negative integer");
-        if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_WAIT_MS) reject("invalid_request", `timeoutMs must be 0..${MAX_WAIT_MS}`);
-      },
-    },
-  );
 
   setHandler(
     decideUpdate,
     async (decision: DecideInput) => {
       deciding.add(decision.approver);
       try {
-        const verdict = await authorizeApproval({ ...facts, approver: decision.approver });
+        let verdict;
+        try {
+          verdict = await authorizeApproval({ ...facts, approver: decision.approver });
+        } catch (err) {
+          reject("unavailable", `the approver's entitlement could not be checked (${failureCode(err)})`);
+        }
         recordPolicy("approve", verdict);
         if (verdict.decision === "deny") reject(verdict.reason, verdict.message);
         // The world may have moved while policy was asked (deadline, revoke, another approver).
@@ -149,7 +139,6 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
           policyVersion: verdict.policyVersion,
           policyIds: verdict.policyIds,
         });
-        touch();
         if (decision.decision === "deny") {
           setStatus("denied", "denied_by_approver", decision.reason);
           return state;
@@ -202,14 +191,15 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
         verdict = await authorizeRequest(facts);
       } catch (err) {
         redeeming = false;
-        touch();
         reject("unavailable", `policy could not be evaluated at redemption (${failureCode(err)})`);
       }
       recordPolicy("redemption", verdict);
-      if (verdict.decision === "deny") {
+      const refusal = recheckRefusal(verdict);
+      if (refusal !== undefined) {
+        // The grant is burned: a call policy refuses at the moment of use never gets a second try.
         redeeming = false;
-        setStatus("denied", "policy_denied", "policy denied the call at redemption");
-        reject("policy_denied", "policy denies this call now");
+        setStatus("denied", refusal.reason, `${refusal.message} (at redemption)`);
+        reject(refusal.reason, refusal.message);
       }
       state.redeemedBy = r.caller;
       state.redeemedAtMs = Date.now();
@@ -264,7 +254,8 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     }
     if (verdict.decision === "deny") {
       recordPolicy("request", verdict);
-      if (current() === "verifying") setStatus("denied", verdict.reason, verdict.message);
+      // The engine's message goes to the policy record (operators); the status carries a fixed one.
+      if (current() === "verifying") setStatus("denied", verdict.reason, verdict.reason === "policy_unavailable" ? "policy could not be evaluated" : "policy denies the request");
       return;
     }
     recordPolicy("request", verdict);
@@ -290,15 +281,16 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
       try {
         recheck = await authorizeRequest(facts);
       } catch (err) {
-        setStatus("failed", failureCode(err), "policy could not be evaluated at decision time");
+        if (current() === "pending") setStatus("failed", failureCode(err), "policy could not be evaluated at decision time");
         return;
       }
       recordPolicy("decision", recheck);
-      if (recheck.decision === "deny") {
-        setStatus("denied", recheck.reason, "policy denies the request at decision time");
+      if (current() !== "pending") return; // revoked while policy was asked
+      const refusal = recheckRefusal(recheck);
+      if (refusal !== undefined) {
+        setStatus("denied", refusal.reason, `${refusal.message} (at decision time)`);
         return;
       }
-      if (current() !== "pending") return;
     }
 
     // 6. Mint the one-shot grant.

@@ -64,6 +64,8 @@ export interface PolicyRecord {
   stage: "request" | "approve" | "decision" | "redemption";
   decision: "allow" | "deny";
   reason?: string;
+  /** The engine's explanation, for operators (not shown to agents). */
+  detail?: string;
   policyVersion: string;
   policyIds: string[];
   atMs: number;
@@ -86,6 +88,8 @@ export interface ApprovalState {
   tenant: string;
   tool: string;
   principal: string;
+  /** Issuer of the principal's token: a subject is only unique within its issuer. */
+  principalIssuer: string;
   agent: string;
   argsSha256: string;
   intent: { taskId: string; summary: string };
@@ -95,8 +99,6 @@ export interface ApprovalState {
   grant?: GrantRecord;
   redeemedBy?: string;
   redeemedAtMs?: number;
-  /** Increases with every change; long-polls wait for it to move. */
-  version: number;
 }
 
 export interface DecideInput {
@@ -125,18 +127,10 @@ export interface RevokeInput {
   reason?: string;
 }
 
-export interface WaitInput {
-  /** Return once `version` differs from this. */
-  sinceVersion: number;
-  /** Give up after this long; returns the unchanged state. */
-  timeoutMs: number;
-}
-
 export const stateQuery = defineQuery<ApprovalState>("state");
 export const decideUpdate = defineUpdate<ApprovalState, [DecideInput]>("decide");
 export const redeemUpdate = defineUpdate<RedeemResult, [RedeemInput]>("redeem");
 export const revokeUpdate = defineUpdate<ApprovalState, [RevokeInput]>("revoke");
-export const waitForChangeUpdate = defineUpdate<ApprovalState, [WaitInput]>("waitForChange");
 
 export const tenantSearchAttribute = defineSearchAttributeKey("CountersignTenant", SearchAttributeType.KEYWORD);
 export const toolSearchAttribute = defineSearchAttributeKey("CountersignTool", SearchAttributeType.KEYWORD);

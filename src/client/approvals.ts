@@ -23,7 +23,6 @@ import {
   statusSearchAttribute,
   tenantSearchAttribute,
   toolSearchAttribute,
-  waitForChangeUpdate,
   type ApprovalInput,
   type ApprovalState,
   type DecideInput,
@@ -60,6 +59,15 @@ export function toCodedError(err: unknown): CountersignError {
   return new CountersignError("internal", "internal error", { cause: err });
 }
 
+/** gRPC DEADLINE_EXCEEDED (4) or CANCELLED (1) anywhere in the cause chain: our own deadline fired. */
+function isDeadlineExceeded(err: unknown): boolean {
+  for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 4 || code === 1) return true;
+  }
+  return false;
+}
+
 function isResourceExhausted(err: unknown): boolean {
   for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
     if ((e as { code?: unknown }).code === 8) return true;
@@ -93,7 +101,9 @@ export class ApprovalsClient {
         workflowId: input.approvalId,
         taskQueue: this.taskQueue,
         args: [input],
-        workflowIdConflictPolicy: "USE_EXISTING",
+        // A second start with the same id (running or closed) fails, and the catch below attaches to
+        // the existing approval; unlike USE_EXISTING this tells us whether this call created it.
+        workflowIdConflictPolicy: "FAIL",
         workflowIdReusePolicy: "REJECT_DUPLICATE",
         typedSearchAttributes: new TypedSearchAttributes([
           { key: tenantSearchAttribute, value: input.tenant },
@@ -120,39 +130,42 @@ export class ApprovalsClient {
   }
 
   /**
-   * Wait until the state's version moves past `sinceVersion` or `waitMs` passes; no polling loop:
-   * the workflow answers the Update when its state changes.
+   * Long-poll: wait until the status differs from `fromStatus` or `waitMs` passes. Event-driven and
+   * read-only: it long-polls the workflow's history for new events (Temporal's own `waitNewEvent`)
+   * and re-reads the state when one lands, so waiting agents never spend the workflow's Update budget.
    */
-  async waitForChange(id: string, sinceVersion: number, waitMs: number): Promise<ApprovalState> {
-    const current = await this.state(id);
-    if (current.version !== sinceVersion || waitMs <= 0 || FINAL_STATUSES.includes(current.status)) return current;
-    try {
-      return await this.client.withDeadline(Date.now() + waitMs + UPDATE_DEADLINE_MS, () =>
-        this.handle(id).executeUpdate(waitForChangeUpdate, { args: [{ sinceVersion, timeoutMs: waitMs }] }),
-      );
-    } catch (err) {
-      if (isCompletedError(err) || err instanceof WorkflowNotFoundError) return this.state(id);
-      throw toCodedError(err);
+  async waitForStatusChange(id: string, fromStatus: ApprovalState["status"], waitMs: number): Promise<ApprovalState> {
+    const until = Date.now() + waitMs;
+    let state = await this.state(id);
+    let nextPageToken: Uint8Array | undefined;
+    while (state.status === fromStatus && !FINAL_STATUSES.includes(state.status) && Date.now() < until) {
+      let page;
+      try {
+        page = await this.client.withDeadline(until, () =>
+          this.client.workflowService.getWorkflowExecutionHistory({
+            namespace: this.client.options.namespace,
+            execution: { workflowId: id },
+            waitNewEvent: true,
+            skipArchival: true,
+            ...(nextPageToken !== undefined ? { nextPageToken } : {}),
+          }),
+        );
+      } catch (err) {
+        if (!isDeadlineExceeded(err)) throw toCodedError(err);
+        return this.state(id); // the wait ended with no new event: answer with the state as it is
+      }
+      state = await this.state(id);
+      const token = page.nextPageToken;
+      if (token === undefined || token === null || token.length === 0) break; // the workflow closed
+      nextPageToken = token;
     }
+    return state;
   }
 
   /**
    * Send an Update bounded by a deadline. When Temporal refuses it because too many Updates are in
    * flight on this workflow (RESOURCE_EXHAUSTED), back off with jitter and send it again until the deadline.
    */
-  /**
-   * Long-poll: wait until the status differs from `fromStatus` (or `waitMs` passes). Intermediate
-   * changes that leave the status as it was (a first approval of two) do not end the wait.
-   */
-  async waitForStatusChange(id: string, fromStatus: ApprovalState["status"], waitMs: number): Promise<ApprovalState> {
-    const until = Date.now() + waitMs;
-    let state = await this.state(id);
-    while (state.status === fromStatus && !FINAL_STATUSES.includes(state.status) && Date.now() < until) {
-      state = await this.waitForChange(id, state.version, until - Date.now());
-    }
-    return state;
-  }
-
   private async update<R>(id: string, run: (h: WorkflowHandle<typeof approvalWorkflow>) => Promise<R>, onClosed: (s: ApprovalState) => CountersignError): Promise<R> {
     const deadline = Date.now() + UPDATE_DEADLINE_MS;
     for (let attempt = 0; ; attempt++) {
@@ -214,8 +227,8 @@ export class ApprovalsClient {
 export function closedGrantError(s: ApprovalState): CountersignError {
   if (s.status === "redeemed") return new CountersignError("grant_already_redeemed", "grant already redeemed");
   if (s.status === "expired") return new CountersignError("grant_expired", "grant expired");
-  if (s.status === "denied" && s.reasonCode === "policy_denied" && s.redeemedBy === undefined && s.grant !== undefined) {
-    return new CountersignError("policy_denied", "policy denied this grant at redemption");
+  if (s.status === "denied" && s.grant !== undefined && (s.reasonCode === "policy_denied" || s.reasonCode === "policy_unavailable")) {
+    return new CountersignError(s.reasonCode, "policy refused this grant at redemption");
   }
   return new CountersignError("invalid_grant", `approval is ${s.status}`);
 }

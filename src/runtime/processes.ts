@@ -32,13 +32,19 @@ export function installRuntime(logger: Logger): void {
 
 export async function startWorker(services: Services, target: TemporalTarget): Promise<{ worker: Worker; done: Promise<void> }> {
   const connection = await connectWorker(target);
-  const worker = await createApprovalWorker({
-    connection,
-    namespace: target.namespace,
-    taskQueue: services.config.temporal.taskQueue,
-    dataConverter: services.dataConverter,
-    deps: activityDeps(services),
-  });
+  let worker: Worker;
+  try {
+    worker = await createApprovalWorker({
+      connection,
+      namespace: target.namespace,
+      taskQueue: services.config.temporal.taskQueue,
+      dataConverter: services.dataConverter,
+      deps: activityDeps(services),
+    });
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
   const done = worker.run().finally(() => connection.close());
   return { worker, done };
 }
@@ -47,7 +53,13 @@ export async function startServer(services: Services, target: TemporalTarget, lo
   const { client, connection } = await connectClient(target, services.dataConverter);
   const approvals = new ApprovalsClient(client, services.config.temporal.taskQueue);
   const app = createApp({ services, approvals, logger, metrics: new Metrics({ defaultMetrics: true }) });
-  const http = await listen(app, services.config.server.host, services.config.server.port);
+  let http: RunningHttpServer;
+  try {
+    http = await listen(app, services.config.server.host, services.config.server.port);
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
   return {
     ...http,
     async closeAll() {

@@ -103,7 +103,7 @@ export function createApp(deps: AppDeps): Hono {
   const ownState = async (id: string, principal: VerifiedPrincipal, agent?: VerifiedAgent): Promise<ApprovalState> => {
     const state = await approvals.state(id);
     // Someone else's approval is indistinguishable from a missing one.
-    if (state.principal !== principal.subject || (agent !== undefined && state.agent !== agent.spiffeId)) {
+    if (state.principal !== principal.subject || state.principalIssuer !== principal.issuer || (agent !== undefined && state.agent !== agent.spiffeId)) {
       throw new ApprovalError("not_found", "no such approval");
     }
     return state;
@@ -155,7 +155,11 @@ export function createApp(deps: AppDeps): Hono {
     const id = parse(ApprovalIdSchema, c.req.param("id"), "path.id");
     const { wait } = parse(WaitQuerySchema, c.req.query(), "query");
     let state = await ownState(id, principal, agent);
-    if (wait > 0) state = await approvals.waitForStatusChange(id, state.status, wait * 1000);
+    // The wait holds the answer only while nobody has decided: an approved, denied or closed
+    // approval is answered at once, so an agent that polls after the decision never waits for nothing.
+    if (wait > 0 && (state.status === "pending" || state.status === "verifying")) {
+      state = await approvals.waitForStatusChange(id, state.status, wait * 1000);
+    }
     return c.json(approvalView(state, agent.spiffeId));
   });
 

@@ -26,7 +26,8 @@ export function approvalView(state: ApprovalState, viewerAgent: string | undefin
   const decided = state.status !== "pending" && state.status !== "verifying";
   const view: ApprovalView = {
     id: state.id,
-    status: state.status,
+    // `verifying` lasts for the first activity only; to callers it is simply not decided yet.
+    status: state.status === "verifying" ? "pending" : state.status,
     tenant: state.tenant,
     tool: state.tool,
     intent: state.intent,

@@ -14,7 +14,7 @@ async function requestRefund(stack: TestStack, overrides: Record<string, unknown
 }
 
 async function approvedGrant(stack: TestStack, id: string, principal = "alice"): Promise<string> {
-  const res = await stack.http("GET", `/v1/approvals/${id}?wait=5`, await stack.agentHeaders(principal));
+  const res = await stack.http("GET", `/v1/approvals/${id}?wait=5`, await stack.agentHeaders(principal)); // answers at once: already decided
   assert.equal(res.status, 200);
   assert.equal(res.body.status, "approved", JSON.stringify(res.body));
   assert.equal(typeof res.body.grant, "string");
@@ -220,6 +220,28 @@ describe("approval flow (real Temporal server)", function () {
     const res = await poll;
     assert.equal(res.status, 200);
     assert.equal(res.body.status, "approved");
+  });
+
+  it("many agents long-polling one approval do not hold up its decision", async function () {
+    const { id } = await requestRefund(stack);
+    const headers = await stack.agentHeaders("alice");
+    const polls = Array.from({ length: 15 }, () => stack.http("GET", `/v1/approvals/${id}?wait=30`, headers));
+    const decided = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    assert.equal(decided.status, "approved");
+    for (const res of await Promise.all(polls)) {
+      assert.equal(res.status, 200);
+      assert.equal(res.body.status, "approved");
+    }
+  });
+
+  it("a long-poll with nothing happening answers with the unchanged state when the wait ends", async function () {
+    const { id } = await requestRefund(stack);
+    const res = await stack.http("GET", `/v1/approvals/${id}?wait=1`, await stack.agentHeaders("alice"));
+    assert.equal(res.status, 200);
+    assert.equal(res.body.status, "pending");
+    const tooLong = await stack.http("GET", `/v1/approvals/${id}?wait=61`, await stack.agentHeaders("alice"));
+    assert.equal(tooLong.status, 400);
+    assert.equal(tooLong.body.error.code, "invalid_request");
   });
 
   it("a principal token scoped to another task is refused with intent_mismatch before anyone is asked", async function () {

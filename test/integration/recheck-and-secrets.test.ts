@@ -77,6 +77,33 @@ describe("re-checks, deadlines and secrets (real Temporal server)", function () 
     assert.equal(again.body.error.code, "policy_denied");
   });
 
+  it("a policy that now demands more approvers than decided refuses the redemption", async function () {
+    const { id, body } = await pendingRefund(stack);
+    const approved = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    assert.equal(approved.status, "approved");
+    stack.writeTenantFile("policies/payments.cedar", original.payments.replace('@quorum("1")', '@quorum("2")'));
+    const res = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant: approved.grant?.token, tool: "payments.refund", arguments: body.arguments });
+    assert.equal(res.status, 403);
+    assert.equal(res.body.error.code, "policy_denied");
+    assert.equal((await stack.approvals.state(id)).status, "denied");
+  });
+
+  it("a policy set broken after approval fails closed at redemption with policy_unavailable", async function () {
+    const { id, body } = await pendingRefund(stack);
+    const approved = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    stack.writeTenantFile("policies/payments.cedar", `${original.payments}
+permit (principal, action == Action::"request", resource) when { principal.nope };
+`);
+    const res = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant: approved.grant?.token, tool: "payments.refund", arguments: body.arguments });
+    assert.equal(res.status, 403);
+    assert.equal(res.body.error.code, "policy_unavailable");
+    const state = await stack.approvals.state(id);
+    assert.equal(state.status, "denied");
+    assert.equal(state.reasonCode, "policy_unavailable");
+    const view = await stack.http("GET", `/v1/approvals/${id}`, await stack.agentHeaders("alice"));
+    assert.doesNotMatch(JSON.stringify(view.body), /payments\.cedar|nope/, "load errors stay with operators");
+  });
+
   it("a requester who is also an approver cannot approve their own request", async function () {
     setRoles(stack, "alice", ["support", "payments-approver"]);
     const { id } = await pendingRefund(stack);
@@ -140,5 +167,31 @@ describe("re-checks, deadlines and secrets (real Temporal server)", function () 
       assert.equal(raw.includes(Buffer.from(secret)), false, `${name} appears in the raw history`);
     }
     assert.ok(raw.includes(Buffer.from("binary/encrypted")), "payloads are encrypted");
+  });
+});
+
+describe("grant expiry (real Temporal server)", function () {
+  let stack: TestStack;
+  before(async function () {
+    stack = await startStack({ grantTtlSeconds: 1 });
+  });
+  after(async function () {
+    await stack?.stop();
+  });
+
+  it("a grant not redeemed within its TTL expires and is refused with 410 grant_expired", async function () {
+    const { id, body } = await pendingRefund(stack);
+    const approved = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    assert.equal(approved.status, "approved");
+    const grant = approved.grant?.token;
+    const expired = await stack.approvals.waitForStatusChange(id, "approved", 30_000);
+    assert.equal(expired.status, "expired");
+    assert.equal(expired.reasonCode, "grant_expired");
+    const res = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant, tool: "payments.refund", arguments: body.arguments });
+    assert.equal(res.status, 410);
+    assert.equal(res.body.error.code, "grant_expired");
+    const revoke = await stack.http("POST", `/v1/approvals/${id}/revoke`, { authorization: `Bearer ${await stack.ids.principalToken("alice")}` }, {});
+    assert.equal(revoke.status, 409);
+    assert.equal(revoke.body.error.code, "approval_not_pending");
   });
 });
