@@ -39,17 +39,17 @@ function permanent(err: unknown): never {
 export function createActivities(deps: ActivityDeps) {
   return {
     /** Step 1: the agent's workload identity token still verifies and names the agent on the request. */
-    async verifyAgentIdentity(input: { token: string; expectedSpiffeId: string }): Promise<{ spiffeId: string; trustDomain: string }> {
+    async verifyAgentIdentity(input: { token: string; expectedSpiffeId: string; expectedJkt?: string }): Promise<{ spiffeId: string; trustDomain: string; jkt?: string }> {
       let agent: VerifiedAgent;
       try {
         agent = await deps.verifyAgent(input.token);
       } catch (err) {
         permanent(err);
       }
-      if (agent.spiffeId !== input.expectedSpiffeId) {
+      if (agent.spiffeId !== input.expectedSpiffeId || agent.proofKey?.jkt !== input.expectedJkt) {
         throw ApplicationFailure.nonRetryable("workload identity does not match the requesting agent", "token_claims_invalid");
       }
-      return { spiffeId: agent.spiffeId, trustDomain: agent.trustDomain };
+      return { spiffeId: agent.spiffeId, trustDomain: agent.trustDomain, ...(agent.proofKey !== undefined ? { jkt: agent.proofKey.jkt } : {}) };
     },
 
     /** Steps 2, 5 and 7: may this principal have this agent do this, with the policies and entities as they are now? */

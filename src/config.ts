@@ -26,6 +26,12 @@ const AgentTrustDomainSchema = z.strictObject({
   jwks: JwksSourceSchema,
   audience: z.string().min(1),
   algorithms: z.array(z.enum(["RS256", "PS256", "ES256", "ES384", "EdDSA"])).nonempty().default(["RS256", "ES256", "EdDSA"]),
+  /**
+   * Require proof of possession: every workload token of this domain must carry a `cnf.jwk` key and
+   * every request a Workload-Proof-Token signed with it. Without it, proof is required only of
+   * workloads whose token carries a key.
+   */
+  requireProof: z.boolean().default(false),
 });
 
 const ToolSchema = z.strictObject({

@@ -24,6 +24,8 @@ export const ERROR_STATUS = {
   token_audience_mismatch: 401,
   token_claims_invalid: 401,
   trust_domain_untrusted: 401,
+  proof_missing: 401,
+  proof_invalid: 401,
   insufficient_scope: 403,
   intent_mismatch: 403,
   // authorization and approvals

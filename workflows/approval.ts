@@ -59,6 +59,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     principal: input.principal.subject,
     principalIssuer: input.principal.issuer,
     agent: input.agent.spiffeId,
+    ...(input.agent.jkt !== undefined ? { agentJkt: input.agent.jkt } : {}),
     argsSha256: input.argsSha256,
     intent: input.intent,
     decisions: [],
@@ -237,7 +238,11 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     const current = (): ApprovalStatus => state.status;
     // 1. Who is asking: the agent's workload identity, verified again inside the workflow's trail.
     try {
-      await verifyAgentIdentity({ token: input.agentToken, expectedSpiffeId: input.agent.spiffeId });
+      await verifyAgentIdentity({
+        token: input.agentToken,
+        expectedSpiffeId: input.agent.spiffeId,
+        ...(input.agent.jkt !== undefined ? { expectedJkt: input.agent.jkt } : {}),
+      });
     } catch (err) {
       if (current() === "verifying") setStatus("failed", failureCode(err), "agent identity could not be verified");
       return;
@@ -308,6 +313,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
         approvalId: input.approvalId,
         approvers,
         policyVersion: lastPolicy?.policyVersion ?? "",
+        ...(input.agent.jkt !== undefined ? { agentJkt: input.agent.jkt } : {}),
       });
     } catch (err) {
       if (current() === "pending" || current() === "verifying") setStatus("failed", failureCode(err), "grant could not be minted");

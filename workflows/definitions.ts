@@ -27,7 +27,8 @@ export interface ApprovalInput {
   intent: { taskId: string; summary: string };
   reason?: string;
   principal: { issuer: string; subject: string };
-  agent: { spiffeId: string };
+  /** `jkt`: thumbprint of the key the agent proved possession of; the grant's `cnf.jkt`. */
+  agent: { spiffeId: string; jkt?: string };
   /** The agent's workload identity token, re-verified by the first activity (encrypted in history). */
   agentToken: string;
   /** Approval deadline applied when the policy names none. */
@@ -91,6 +92,8 @@ export interface ApprovalState {
   /** Issuer of the principal's token: a subject is only unique within its issuer. */
   principalIssuer: string;
   agent: string;
+  /** Thumbprint of the agent key the grant is bound to (only that key's holder may fetch it). */
+  agentJkt?: string;
   argsSha256: string;
   intent: { taskId: string; summary: string };
   routing?: { approverGroups: string[]; quorum: number; deadlineAtMs: number };

@@ -3,7 +3,7 @@ import { errors } from "jose";
 import { AuthError, CountersignError, toCountersignError } from "../errors.js";
 
 /** Which token a message is about, so the caller knows which header to fix. */
-export type TokenKind = "principal token" | "workload identity token";
+export type TokenKind = "principal token" | "workload identity token" | "workload proof token";
 
 function claimError(err: errors.JWTClaimValidationFailed, kind: TokenKind): AuthError {
   const cause = err;

@@ -1,5 +1,5 @@
 // Verification of a workload identity token (JWT-SVID / WIMSE WIT style): which agent or tool server is calling.
-import { jwtVerify } from "jose";
+import { calculateJwkThumbprint, jwtVerify, type JWK } from "jose";
 import { z } from "zod";
 import type { Config } from "../config.js";
 import { AuthError } from "../errors.js";
@@ -15,6 +15,13 @@ export interface VerifiedAgent {
   trustDomain: string;
   /** Token expiry, epoch seconds. */
   expiresAt: number;
+  /**
+   * The workload's own key (WIMSE `cnf.jwk`), when its token carries one: requests must then come
+   * with a Workload-Proof-Token signed by it. `jkt` is its RFC 7638 SHA-256 thumbprint.
+   */
+  proofKey?: { jwk: JWK; jkt: string };
+  /** The trust domain demands proof of possession of every workload. */
+  proofRequired: boolean;
 }
 
 const KIND = "workload identity token";
@@ -23,7 +30,24 @@ const KIND = "workload identity token";
 const AgentClaimsSchema = z.looseObject({
   sub: z.string().min(1),
   exp: z.number(),
+  cnf: z.looseObject({ jwk: z.looseObject({ kty: z.enum(["OKP", "EC", "RSA"]) }).optional() }).optional(),
 });
+
+/** Members a public key may carry; anything private (`d`, `p`, `k`, ...) makes the key unusable. */
+const PUBLIC_MEMBERS = new Set(["kty", "crv", "x", "y", "n", "e", "alg", "kid", "use", "key_ops"]);
+
+async function proofKeyOf(cnfJwk: Record<string, unknown> | undefined): Promise<{ jwk: JWK; jkt: string } | undefined> {
+  if (cnfJwk === undefined) return undefined;
+  if (Object.keys(cnfJwk).some((member) => !PUBLIC_MEMBERS.has(member))) {
+    throw new AuthError("token_claims_invalid", `${KIND} cnf.jwk is not a public key`);
+  }
+  const jwk = cnfJwk as JWK;
+  try {
+    return { jwk, jkt: await calculateJwkThumbprint(jwk, "sha256") };
+  } catch (cause) {
+    throw new AuthError("token_claims_invalid", `${KIND} cnf.jwk is not a usable key`, { cause });
+  }
+}
 
 function spiffeIdOf(sub: unknown): SpiffeId {
   const id = typeof sub === "string" ? parseSpiffeId(sub) : undefined;
@@ -72,6 +96,16 @@ export function createAgentVerifier(identity: Config["identity"]): (token: strin
     // The verified subject is the one the keys were chosen for (same bytes); re-checked, not assumed.
     const verified = spiffeIdOf(parsed.data.sub);
     if (verified.trustDomain !== entry.trustDomain) throw new AuthError("trust_domain_untrusted", `${KIND} trust domain is not trusted`);
-    return { spiffeId: verified.id, trustDomain: verified.trustDomain, expiresAt: parsed.data.exp };
+    const proofKey = await proofKeyOf(parsed.data.cnf?.jwk);
+    if (entry.requireProof && proofKey === undefined) {
+      throw new AuthError("proof_missing", `${KIND} carries no cnf.jwk key, and this trust domain requires proof of possession`);
+    }
+    return {
+      spiffeId: verified.id,
+      trustDomain: verified.trustDomain,
+      expiresAt: parsed.data.exp,
+      ...(proofKey !== undefined ? { proofKey } : {}),
+      proofRequired: entry.requireProof,
+    };
   };
 }

@@ -4,6 +4,7 @@ import type { DataConverter } from "@temporalio/common";
 import type { Config } from "../config.js";
 import { createAgentVerifier, type VerifiedAgent } from "../auth/verify-agent.js";
 import { createPrincipalVerifier, type VerifiedPrincipal } from "../auth/verify-principal.js";
+import { createProofVerifier, type ProofCheck } from "../auth/verify-proof.js";
 import { createDataConverter } from "../codec/payload-codec.js";
 import { ensurePayloadKeys, loadPayloadKeys } from "../codec/payload-keys.js";
 import { ensureKeyStore, loadKeyStore, type KeyStore } from "../grants/key-store.js";
@@ -15,6 +16,8 @@ export interface Services {
   policy: PolicyEngine;
   verifyPrincipal: (token: string) => Promise<VerifiedPrincipal>;
   verifyAgent: (token: string) => Promise<VerifiedAgent>;
+  /** Proof of possession of a workload's key (Workload-Proof-Token), when its token names one. */
+  verifyProof: (check: ProofCheck) => Promise<void>;
   grantKeys: KeyStore;
   dataConverter: DataConverter;
 }
@@ -33,6 +36,7 @@ export async function buildServices(config: Config, opts: { createMissingKeys: b
     policy,
     verifyPrincipal: createPrincipalVerifier(config.identity),
     verifyAgent: createAgentVerifier(config.identity),
+    verifyProof: createProofVerifier({ clockToleranceSeconds: config.identity.clockToleranceSeconds }),
     grantKeys,
     dataConverter: createDataConverter(payloadKeys),
   };

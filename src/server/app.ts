@@ -95,10 +95,30 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.notFound((c) => c.json(new RequestError("not_found", "no such endpoint").toJSON(), 404));
 
+  /** Absolute URL of this request without its query: what a Workload-Proof-Token's `aud` must name. */
+  const requestUrl = (c: Context): string => `${services.config.server.publicUrl.replace(/\/+$/, "")}${new URL(c.req.url).pathname}`;
+
+  /** Verify a workload's identity token and, when it names a key (or its domain demands one), its proof. */
+  const authenticateWorkload = async (c: Context, accessToken?: string): Promise<VerifiedAgent> => {
+    const identityToken = workloadToken(c);
+    const agent = await services.verifyAgent(identityToken);
+    await services.verifyProof({
+      proof: c.req.header("workload-proof-token"),
+      agent,
+      identityToken,
+      ...(accessToken !== undefined ? { accessToken } : {}),
+      audience: requestUrl(c),
+    });
+    return agent;
+  };
+
   const authenticate = async (c: Context): Promise<{ principal: VerifiedPrincipal; agent: VerifiedAgent }> => {
-    const [principal, agent] = await Promise.all([services.verifyPrincipal(bearer(c)), services.verifyAgent(workloadToken(c))]);
+    const accessToken = bearer(c);
+    const [principal, agent] = await Promise.all([services.verifyPrincipal(accessToken), authenticateWorkload(c, accessToken)]);
     return { principal, agent };
   };
+  const viewer = (agent: VerifiedAgent): { spiffeId: string; jkt?: string } =>
+    agent.proofKey !== undefined ? { spiffeId: agent.spiffeId, jkt: agent.proofKey.jkt } : { spiffeId: agent.spiffeId };
 
   const ownState = async (id: string, principal: VerifiedPrincipal, agent?: VerifiedAgent): Promise<ApprovalState> => {
     const state = await approvals.state(id);
@@ -134,20 +154,26 @@ export function createApp(deps: AppDeps): Hono {
       intent: body.intent,
       ...(body.reason !== undefined ? { reason: body.reason } : {}),
       principal: { issuer: principal.issuer, subject: principal.subject },
-      agent: { spiffeId: agent.spiffeId },
+      agent: { spiffeId: agent.spiffeId, ...(agent.proofKey !== undefined ? { jkt: agent.proofKey.jkt } : {}) },
       agentToken: workloadToken(c),
       defaultDeadlineSeconds: services.config.approvals.deadlineSeconds,
       requestedAtMs: Date.now(),
     };
     const started = await approvals.start(input);
     let state = started.state;
-    if ((state.tool !== input.tool || state.argsSha256 !== hash || state.tenant !== input.tenant || state.intent.taskId !== input.intent.taskId)) {
+    const sameRequest =
+      state.tool === input.tool &&
+      state.argsSha256 === hash &&
+      state.tenant === input.tenant &&
+      state.intent.taskId === input.intent.taskId &&
+      state.agentJkt === input.agent.jkt;
+    if (!sameRequest) {
       throw new ApprovalError("idempotency_conflict", "requestId was already used for a different request");
     }
     if (started.created) metrics.approvalsCreated.inc({ tool: input.tool });
     if (state.status === "verifying") state = await approvals.waitForStatusChange(id, "verifying", FIRST_DECISION_WAIT_MS);
     logger.info({ approvalId: id, tenant: input.tenant, tool: input.tool, status: state.status, created: started.created }, "approval requested");
-    return c.json(approvalView(state, agent.spiffeId), state.status === "pending" || state.status === "verifying" ? 202 : 200);
+    return c.json(approvalView(state, viewer(agent)), state.status === "pending" || state.status === "verifying" ? 202 : 200);
   });
 
   app.get("/v1/approvals/:id", async (c) => {
@@ -160,7 +186,7 @@ export function createApp(deps: AppDeps): Hono {
     if (wait > 0 && (state.status === "pending" || state.status === "verifying")) {
       state = await approvals.waitForStatusChange(id, state.status, wait * 1000);
     }
-    return c.json(approvalView(state, agent.spiffeId));
+    return c.json(approvalView(state, viewer(agent)));
   });
 
   app.post("/v1/approvals/:id/revoke", async (c) => {
@@ -175,7 +201,7 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.post("/v1/grants/redeem", async (c) => {
-    const caller = await services.verifyAgent(workloadToken(c));
+    const caller = await authenticateWorkload(c);
     const body = await jsonBody(c, RedeemBodySchema);
     let outcome = "refused";
     try {

@@ -20,7 +20,8 @@ export interface ApprovalView {
   grantExpiresAt?: string;
 }
 
-export function approvalView(state: ApprovalState, viewerAgent: string | undefined): ApprovalView {
+/** `viewer`: the authenticated agent asking, with the thumbprint of the key it proved, if any. */
+export function approvalView(state: ApprovalState, viewer: { spiffeId: string; jkt?: string } | undefined): ApprovalView {
   const approvers = state.decisions.filter((d) => d.decision === "approve").map((d) => d.approver);
   const last = state.policy[state.policy.length - 1];
   const decided = state.status !== "pending" && state.status !== "verifying";
@@ -42,7 +43,8 @@ export function approvalView(state: ApprovalState, viewerAgent: string | undefin
       : null,
     deadline: state.routing !== undefined && state.status === "pending" ? new Date(state.routing.deadlineAtMs).toISOString() : null,
   };
-  if (state.status === "approved" && state.grant !== undefined && viewerAgent === state.agent) {
+  const boundAgent = viewer !== undefined && viewer.spiffeId === state.agent && (state.agentJkt === undefined || viewer.jkt === state.agentJkt);
+  if (state.status === "approved" && state.grant !== undefined && boundAgent) {
     view.grant = state.grant.token;
     view.grantExpiresAt = new Date(state.grant.expiresAtMs).toISOString();
   }

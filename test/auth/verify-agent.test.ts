@@ -37,7 +37,7 @@ describe("createAgentVerifier", () => {
     assert.equal(bundle.keys[0]?.use, "jwt-svid");
     assert.equal(bundle.spiffe_sequence, 1);
     const token = await ids.agentToken(AGENT, { claims: { exp: 2_000_000_000 } });
-    assert.deepEqual(await verify(token), { spiffeId: AGENT, trustDomain: "agents.test", expiresAt: 2_000_000_000 });
+    assert.deepEqual(await verify(token), { spiffeId: AGENT, trustDomain: "agents.test", expiresAt: 2_000_000_000, proofRequired: false });
   });
 
   it("accepts an audience array that contains the configured audience, with or without iss", async () => {

@@ -1,5 +1,5 @@
 // Test harness for identities: key pairs, JWKS files, principal and workload tokens, and forged tokens for attack tests.
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { base64url, exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
@@ -198,6 +198,7 @@ export async function createTestIdentities(dir: string): Promise<TestIdentities>
     jwks: agentsJwksFile,
     audience: TEST_AUDIENCE,
     algorithms: ["RS256", "ES256", "EdDSA"],
+    requireProof: false,
   };
   return {
     idp,
@@ -210,4 +211,41 @@ export async function createTestIdentities(dir: string): Promise<TestIdentities>
     principalToken: (sub, opts = {}) => mintPrincipalToken(idp, { scope: TEST_REQUIRED_SCOPE, ...opts, sub }),
     agentToken: (spiffeId, opts = {}) => mintAgentToken(agents, { ...opts, spiffeId }),
   };
+}
+
+/** A workload's own key pair, named in its identity token as `cnf.jwk` for proof of possession. */
+export interface WorkloadKey {
+  privateKey: CryptoKey;
+  /** Public JWK as it goes into `cnf.jwk`. */
+  publicJwk: JWK;
+  alg: TestAlgorithm;
+}
+
+export async function createWorkloadKey(alg: TestAlgorithm = "EdDSA"): Promise<WorkloadKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg);
+  return { privateKey, publicJwk: await exportJWK(publicKey), alg };
+}
+
+/** base64url SHA-256 of a token (WIMSE `wth`, OAuth `ath`). */
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token, "ascii").digest("base64url");
+}
+
+/** A Workload Proof Token (`typ: wpt+jwt`) for one request. */
+export async function mintProofToken(
+  key: WorkloadKey,
+  options: { aud: string; identityToken: string; accessToken?: string; jti?: string; expiresInSeconds?: number; typ?: string; claims?: JWTPayload },
+): Promise<string> {
+  const iat = nowSeconds();
+  return new SignJWT({
+    aud: options.aud,
+    iat,
+    exp: iat + (options.expiresInSeconds ?? 60),
+    jti: options.jti ?? randomUUID(),
+    wth: hashToken(options.identityToken),
+    ...(options.accessToken !== undefined ? { ath: hashToken(options.accessToken) } : {}),
+    ...options.claims,
+  })
+    .setProtectedHeader({ alg: key.alg, typ: options.typ ?? "wpt+jwt" })
+    .sign(key.privateKey);
 }
