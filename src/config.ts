@@ -18,6 +18,11 @@ const PrincipalIssuerSchema = z.strictObject({
   audience: z.string().min(1),
   jwks: JwksSourceSchema,
   requiredScopes: z.array(z.string().min(1)).default([]),
+  /**
+   * Prepended to the token's `sub` to form the directory user id. Required (and distinct) when several
+   * issuers are trusted, so no issuer can mint a subject that names another issuer's user.
+   */
+  subjectPrefix: z.string().max(64).default(""),
   algorithms: z.array(z.enum(["RS256", "PS256", "ES256", "ES384", "EdDSA"])).nonempty().default(["RS256", "ES256", "EdDSA"]),
 });
 
@@ -143,7 +148,37 @@ export function resolveConfig(raw: unknown, path: string): Config {
   const c = parsed.data;
   const base = dirname(resolve(path));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
-  const jwks = (p: string): string => (/^https?:\/\//.test(p) ? p : abs(p));
+  const jwks = (p: string, key: string): string => {
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(p)) return abs(p);
+    const url = new URL(p);
+    // Keys fetched in the clear could be swapped on the way: https only, plain http for loopback tests.
+    const loopback = ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname);
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+      throw new ConfigError("config_invalid", `invalid config ${path}: ${key}: a JWKS URL must use https (plain http only on loopback)`);
+    }
+    return p;
+  };
+  const unique = (values: string[], key: string): void => {
+    const seen = new Set<string>();
+    for (const v of values) {
+      if (seen.has(v)) throw new ConfigError("config_invalid", `invalid config ${path}: ${key}: ${v} is listed twice`);
+      seen.add(v);
+    }
+  };
+  unique(c.identity.principals.map((p) => p.issuer), "identity.principals.issuer");
+  if (c.identity.principals.length > 1) {
+    const prefixes = c.identity.principals.map((p) => p.subjectPrefix);
+    prefixes.forEach((prefix, i) => {
+      const clash = prefixes.some((other, j) => j !== i && other.startsWith(prefix));
+      if (prefix === "" || clash) {
+        throw new ConfigError(
+          "config_invalid",
+          `invalid config ${path}: identity.principals.${i}.subjectPrefix: with several issuers each needs its own prefix, none the start of another`,
+        );
+      }
+    });
+  }
+  unique(c.identity.agents.map((a) => a.trustDomain), "identity.agents.trustDomain");
 
   for (const [name, tool] of Object.entries(c.tools)) {
     if (!c.identity.agents.some((a) => tool.audience.startsWith(`spiffe://${a.trustDomain}/`))) {
@@ -160,8 +195,8 @@ export function resolveConfig(raw: unknown, path: string): Config {
     issuer: publicUrl,
     identity: {
       clockToleranceSeconds: c.identity.clockToleranceSeconds,
-      principals: c.identity.principals.map((p) => ({ ...p, jwks: jwks(p.jwks) })),
-      agents: c.identity.agents.map((a) => ({ ...a, jwks: jwks(a.jwks) })),
+      principals: c.identity.principals.map((p, i) => ({ ...p, jwks: jwks(p.jwks, `identity.principals.${i}.jwks`) })),
+      agents: c.identity.agents.map((a, i) => ({ ...a, jwks: jwks(a.jwks, `identity.agents.${i}.jwks`) })),
     },
     directoryFile: abs(c.directory),
     policiesDir: abs(c.policies),
@@ -169,7 +204,7 @@ export function resolveConfig(raw: unknown, path: string): Config {
     grants: { keyFile: abs(c.grants.keyFile), ttlSeconds: c.grants.ttlSeconds },
     payloads: {
       keyFile: abs(c.payloads.keyFile ?? resolve(dirname(abs(c.grants.keyFile)), "payload-keys.json")),
-      keysFromEnv: process.env.COUNTERSIGN_PAYLOAD_KEYS,
+      keysFromEnv: process.env.COUNTERSIGN_PAYLOAD_KEYS === "" ? undefined : process.env.COUNTERSIGN_PAYLOAD_KEYS,
     },
     approvals: c.approvals,
     temporal: { taskQueue: c.temporal.taskQueue, namespace: c.temporal.namespace },

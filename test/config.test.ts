@@ -67,6 +67,38 @@ describe("config", function () {
     });
   });
 
+  it("a JWKS fetched over plain http is refused unless it is on loopback", function () {
+    const raw = minimal();
+    raw.identity.agents[0]!.jwks = "http://bundle.agents.test/jwks";
+    assert.throws(() => resolveConfig(raw, "c.yaml"), (err: Error & { code?: string }) => {
+      assert.equal(err.code, "config_invalid");
+      assert.match(err.message, /identity\.agents\.0\.jwks/);
+      return true;
+    });
+    raw.identity.agents[0]!.jwks = "http://127.0.0.1:9999/jwks";
+    assert.equal(resolveConfig(raw, "c.yaml").identity.agents[0]?.jwks, "http://127.0.0.1:9999/jwks");
+  });
+
+  it("the same issuer or trust domain listed twice is refused", function () {
+    const raw = minimal();
+    raw.identity.principals.push({ ...raw.identity.principals[0]! });
+    assert.throws(() => resolveConfig(raw, "c.yaml"), /identity\.principals\.issuer: https:\/\/idp\.test is listed twice/);
+    const raw2 = minimal();
+    raw2.identity.agents.push({ ...raw2.identity.agents[0]! });
+    assert.throws(() => resolveConfig(raw2, "c.yaml"), { code: "config_invalid" });
+  });
+
+  it("several issuers need distinct subject prefixes so none can name another's users", function () {
+    const raw = minimal();
+    raw.identity.principals.push({ issuer: "https://partner.test", audience: "countersign", jwks: "p.json" });
+    assert.throws(() => resolveConfig(raw, "c.yaml"), /subjectPrefix/);
+    (raw.identity.principals[0] as Record<string, unknown>).subjectPrefix = "acme:";
+    (raw.identity.principals[1] as Record<string, unknown>).subjectPrefix = "acme:partner:";
+    assert.throws(() => resolveConfig(raw, "c.yaml"), /subjectPrefix/);
+    (raw.identity.principals[1] as Record<string, unknown>).subjectPrefix = "partner:";
+    assert.equal(resolveConfig(raw, "c.yaml").identity.principals[1]?.subjectPrefix, "partner:");
+  });
+
   it("invalid YAML and a missing file are config_invalid", function () {
     const dir = mkdtempSync(join(tmpdir(), "countersign-config-"));
     const file = join(dir, "c.yaml");

@@ -19,6 +19,7 @@ export interface AgentTask {
 /** A principal whose access token verified. */
 export interface VerifiedPrincipal {
   issuer: string;
+  /** The directory user id: the issuer's `subjectPrefix` followed by the token's `sub`. */
   subject: string;
   scopes: string[];
   /** Tasks from `authorization_details`; empty when the token carries none. */
@@ -113,6 +114,6 @@ export function createPrincipalVerifier(identity: Config["identity"]): (token: s
     if (missing.length > 0) {
       throw new AuthError("insufficient_scope", `${KIND} lacks required scope: ${missing.join(" ")}`, { detail: { issuer: entry.issuer } });
     }
-    return { issuer: entry.issuer, subject: claims.sub, scopes, tasks: tasksOf(claims), expiresAt: claims.exp };
+    return { issuer: entry.issuer, subject: `${entry.subjectPrefix}${claims.sub}`, scopes, tasks: tasksOf(claims), expiresAt: claims.exp };
   };
 }

@@ -68,10 +68,26 @@ async function writeTemp(file: string, value: unknown): Promise<string> {
   try {
     await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`, "utf8");
     await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  await handle.close();
+  return temp;
+}
+
+/**
+ * Flush the directory entry after a rename or link: without it a crash can lose a key that has
+ * already encrypted histories or signed grants.
+ */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
   } finally {
     await handle.close();
   }
-  return temp;
 }
 
 /** Atomically replace `file` with `value` as JSON (temp file, fsync, rename), mode 0600. */
@@ -83,6 +99,7 @@ export async function replaceKeyFile(file: string, value: unknown): Promise<void
     await unlink(temp).catch(() => undefined);
     throw err;
   }
+  await syncDir(dirname(file));
 }
 
 /**
@@ -93,6 +110,7 @@ export async function createKeyFileIfMissing(file: string, value: unknown): Prom
   const temp = await writeTemp(file, value);
   try {
     await link(temp, file);
+    await syncDir(dirname(file));
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;

@@ -1,6 +1,7 @@
 // Grant-signing keys: Ed25519 key pairs in a JSON key file. The newest key (last in the file) signs;
 // every key in the file verifies, so grants minted before a rotation stay valid until they expire.
 import { createPrivateKey, createPublicKey } from "node:crypto";
+import { statSync } from "node:fs";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from "jose";
 import type { CryptoKey, JWK } from "jose";
 import { z } from "zod";
@@ -42,6 +43,22 @@ export interface KeyStore {
   verificationKey(kid: string): CryptoKey | undefined;
   /** Public keys for `GET /.well-known/jwks.json`: each with `kid`, `alg: "EdDSA"`, `use: "sig"`. */
   jwks(): { keys: JWK[] };
+  /**
+   * Re-read the key file if it changed since it was read (one `stat` otherwise), so a rotation by
+   * `countersign keys generate` reaches running processes without a restart. Fails closed: a file that
+   * no longer loads throws `key_file_invalid` rather than leaving the old keys trusted.
+   */
+  refresh(): Promise<void>;
+}
+
+/** Identity of the file's current content as far as `stat` can tell: inode, size, mtime (ns). */
+function fileSignature(file: string): string {
+  try {
+    const s = statSync(file, { bigint: true });
+    return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch {
+    return "missing";
+  }
 }
 
 const WHAT = "grant key file";
@@ -52,8 +69,19 @@ const WHAT = "grant key file";
  * @throws ConfigError `key_file_invalid` when the file is missing, unreadable or malformed.
  */
 export async function loadKeyStore(file: string): Promise<KeyStore> {
-  const parsed = await readKeyFile(file, GrantKeyFileSchema, WHAT);
-  return buildKeyStore(parsed, file);
+  let signature = fileSignature(file);
+  let store = await buildKeyStore(await readKeyFile(file, GrantKeyFileSchema, WHAT), file);
+  return {
+    signingKey: () => store.signingKey(),
+    verificationKey: (kid) => store.verificationKey(kid),
+    jwks: () => store.jwks(),
+    async refresh() {
+      const current = fileSignature(file);
+      if (current === signature) return;
+      store = await buildKeyStore(await readKeyFile(file, GrantKeyFileSchema, WHAT), file);
+      signature = current;
+    },
+  };
 }
 
 /**
@@ -71,7 +99,7 @@ export async function ensureKeyStore(file: string): Promise<KeyStore> {
 /**
  * Append a new signing key to the key file (creating the file when missing), keeping the old keys
  * for verification. Backs `countersign keys generate`. The file is replaced atomically; running
- * processes pick the new key up when they reload the key file.
+ * processes pick the new key up at their next signing, verification or JWKS request (`refresh`).
  * @returns the new key's `kid`.
  * @throws ConfigError `key_file_invalid` when the existing file is malformed (it is left unchanged).
  */
@@ -101,7 +129,7 @@ function privateMatchesPublic(entry: KeyEntry): boolean {
   return derived.x === entry.publicJwk.x && entry.privateJwk.x === entry.publicJwk.x;
 }
 
-async function buildKeyStore(parsed: GrantKeyFile, file: string): Promise<KeyStore> {
+async function buildKeyStore(parsed: GrantKeyFile, file: string): Promise<Omit<KeyStore, "refresh">> {
   const invalid = (index: number, problem: string, cause?: unknown): ConfigError =>
     new ConfigError("key_file_invalid", `${WHAT} ${file} is invalid: keys.${index}: ${problem}`, cause === undefined ? {} : { cause });
 

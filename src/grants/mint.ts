@@ -40,6 +40,7 @@ export async function mintGrant(keys: KeyStore, input: GrantInput, opts: MintOpt
   if (!Number.isSafeInteger(opts.ttlSeconds) || opts.ttlSeconds <= 0) {
     throw new ConfigError("config_invalid", "grant ttlSeconds must be a positive integer");
   }
+  await keys.refresh();
   const iat = opts.nowSeconds ?? Math.floor(Date.now() / 1000);
   const jti = opts.jti ?? randomUUID();
   const candidate: GrantClaims = {

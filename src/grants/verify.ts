@@ -40,6 +40,7 @@ export async function verifyGrant(keys: KeyStore, token: string, opts: VerifyGra
   if (header.typ !== GRANT_TYP) throw invalidGrant("typ");
   if (header.alg !== GRANT_ALG) throw invalidGrant("alg");
   if (typeof header.kid !== "string") throw invalidGrant("kid_missing");
+  await keys.refresh();
   const key = keys.verificationKey(header.kid);
   if (key === undefined) throw invalidGrant("kid_unknown", { detail: { kid: header.kid.slice(0, 64) } });
 

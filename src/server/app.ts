@@ -223,7 +223,8 @@ export function createApp(deps: AppDeps): Hono {
     }
   });
 
-  app.get("/.well-known/jwks.json", (c) => {
+  app.get("/.well-known/jwks.json", async (c) => {
+    await services.grantKeys.refresh();
     c.header("cache-control", "public, max-age=300");
     return c.json(services.grantKeys.jwks());
   });

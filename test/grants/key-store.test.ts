@@ -77,6 +77,20 @@ describe("grant key store", () => {
     assert.equal(statSync(file).mode & 0o777, 0o600);
   });
 
+  it("a running store picks up a rotation at its next refresh, and fails closed on a broken file", async () => {
+    const file = tempKeyFile();
+    const store = await ensureKeyStore(file);
+    const before = store.signingKey().kid;
+    const { kid } = await rotateKey(file);
+    assert.equal(store.verificationKey(kid), undefined, "not seen before refresh");
+    await store.refresh();
+    assert.equal(store.signingKey().kid, kid);
+    assert.ok(store.verificationKey(before), "old key still verifies");
+    assert.deepEqual(store.jwks().keys.map((k) => k.kid), [before, kid]);
+    writeFileSync(file, "{ not json");
+    await assert.rejects(store.refresh(), { code: "key_file_invalid" });
+  });
+
   it("rotation creates the key file when there is none", async () => {
     const file = tempKeyFile();
     const { kid } = await rotateKey(file);

@@ -191,6 +191,7 @@ export async function createTestIdentities(dir: string): Promise<TestIdentities>
     audience: TEST_AUDIENCE,
     jwks: idpJwksFile,
     requiredScopes: [TEST_REQUIRED_SCOPE],
+    subjectPrefix: "",
     algorithms: ["RS256", "ES256", "EdDSA"],
   };
   const agentTrustConfig: AgentTrustConfig = {
