@@ -62,6 +62,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     ...(input.agent.jkt !== undefined ? { agentJkt: input.agent.jkt } : {}),
     argsSha256: input.argsSha256,
     intent: input.intent,
+    requestedAtMs: input.requestedAtMs,
     decisions: [],
     policy: [],
   };
@@ -238,11 +239,12 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     const current = (): ApprovalStatus => state.status;
     // 1. Who is asking: the agent's workload identity, verified again inside the workflow's trail.
     try {
-      await verifyAgentIdentity({
+      const verified = await verifyAgentIdentity({
         token: input.agentToken,
         expectedSpiffeId: input.agent.spiffeId,
         ...(input.agent.jkt !== undefined ? { expectedJkt: input.agent.jkt } : {}),
       });
+      state.identity = { verifiedAtMs: Date.now(), trustDomain: verified.trustDomain, ...(verified.jkt !== undefined ? { jkt: verified.jkt } : {}) };
     } catch (err) {
       if (current() === "verifying") setStatus("failed", failureCode(err), "agent identity could not be verified");
       return;

@@ -96,6 +96,10 @@ export interface ApprovalState {
   agentJkt?: string;
   argsSha256: string;
   intent: { taskId: string; summary: string };
+  /** Epoch ms the request was received by the server. */
+  requestedAtMs: number;
+  /** The workflow's own check of the agent's workload identity (step 1). */
+  identity?: { verifiedAtMs: number; trustDomain: string; jkt?: string };
   routing?: { approverGroups: string[]; quorum: number; deadlineAtMs: number };
   decisions: DecisionRecord[];
   policy: PolicyRecord[];

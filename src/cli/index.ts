@@ -1,13 +1,17 @@
 // The `countersign` command: production processes (worker, server), the all-in-one `dev`, and
 // operator verbs (pending, approve, deny, revoke, keys). Exit codes: 0 ok, 1 refused/failed, 2 usage.
+import { writeFile } from "node:fs/promises";
 import { resolve, dirname } from "node:path";
+import type { Client } from "@temporalio/client";
+import type { DataConverter } from "@temporalio/common";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { ApprovalsClient } from "../client/approvals.js";
+import { exportHistory, renderAudit, replay } from "../client/history.js";
 import { configPath, loadConfig, type Config } from "../config.js";
 import { createDataConverter } from "../codec/payload-codec.js";
 import { loadPayloadKeys, rotatePayloadKey } from "../codec/payload-keys.js";
-import { CountersignError, toCountersignError } from "../errors.js";
+import { CountersignError, RequestError, toCountersignError } from "../errors.js";
 import { rotateKey } from "../grants/key-store.js";
 import { createLogger } from "../log.js";
 import { runDev, runServer, runWorker } from "../runtime/processes.js";
@@ -22,14 +26,21 @@ function config(cmd: Command): Config {
   return loadConfig(configPath(opts.config));
 }
 
-async function withApprovals<T>(cfg: Config, fn: (approvals: ApprovalsClient) => Promise<T>): Promise<T> {
-  const keys = await loadPayloadKeys({ keyFile: cfg.payloads.keyFile, keysFromEnv: cfg.payloads.keysFromEnv });
-  const { client, connection } = await connectClient(temporalTarget(cfg), createDataConverter(keys));
+async function dataConverterOf(cfg: Config): Promise<DataConverter> {
+  return createDataConverter(await loadPayloadKeys({ keyFile: cfg.payloads.keyFile, keysFromEnv: cfg.payloads.keysFromEnv }));
+}
+
+async function withClient<T>(cfg: Config, fn: (client: Client, approvals: ApprovalsClient) => Promise<T>): Promise<T> {
+  const { client, connection } = await connectClient(temporalTarget(cfg), await dataConverterOf(cfg));
   try {
-    return await fn(new ApprovalsClient(client, cfg.temporal.taskQueue));
+    return await fn(client, new ApprovalsClient(client, cfg.temporal.taskQueue));
   } finally {
     await connection.close();
   }
+}
+
+async function withApprovals<T>(cfg: Config, fn: (approvals: ApprovalsClient) => Promise<T>): Promise<T> {
+  return withClient(cfg, (_client, approvals) => fn(approvals));
 }
 
 function printState(state: ApprovalState): void {
@@ -129,6 +140,51 @@ Try an approval (in another terminal):
       printState(state);
     });
 
+  program
+    .command("history <approval-id>")
+    .description("export the workflow history as JSON (Temporal's standard format; payloads stay encrypted)")
+    .option("--out <file>", "write to this file instead of standard output")
+    .action(async (id: string, opts: { out?: string }, cmd: Command) => {
+      const json = await withClient(config(cmd), (client) => exportHistory(client, id));
+      if (opts.out !== undefined) await writeFile(opts.out, json);
+      else console.log(json);
+    });
+
+  program
+    .command("replay [files...]")
+    .description("replay histories against the current workflow code; exit 1 on any non-determinism")
+    .option("--id <approval-id...>", "replay these approvals' histories from Temporal")
+    .option("--query <visibility-query>", "replay every workflow this visibility query finds")
+    .action(async (files: string[], opts: { id?: string[]; query?: string }, cmd: Command) => {
+      const cfg = config(cmd);
+      const chosen = [files.length > 0, opts.id !== undefined, opts.query !== undefined].filter(Boolean).length;
+      if (chosen !== 1) throw new RequestError("invalid_request", "give history files, --id or --query (exactly one)");
+      const converter = await dataConverterOf(cfg);
+      const results =
+        files.length > 0
+          ? await replay({ files }, converter)
+          : await withClient(cfg, (client) => replay(opts.id !== undefined ? { client, ids: opts.id } : { client, query: opts.query ?? "" }, converter));
+      let failed = 0;
+      for (const r of results) {
+        if (r.error !== undefined) failed++;
+        console.log(`${r.error === undefined ? "ok  " : "FAIL"}  ${r.workflowId}${r.error !== undefined ? `  ${r.error.name}: ${r.error.message}` : ""}`);
+      }
+      console.log(`${results.length - failed} replayed cleanly, ${failed} failed`);
+      if (failed > 0 || results.length === 0) process.exitCode = 1;
+    });
+
+  program
+    .command("audit <approval-id>")
+    .description("the decision trail: who asked, identity checks, policy decisions, approvers, grant, redemption")
+    .option("--json", "print the recorded state as JSON (the grant token is left out)")
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      const state = await withApprovals(config(cmd), (a) => a.state(id));
+      if (opts.json === true) {
+        const { grant, ...rest } = state;
+        console.log(JSON.stringify({ ...rest, ...(grant !== undefined ? { grant: { jti: grant.jti, audience: grant.audience, expiresAtMs: grant.expiresAtMs } } : {}) }, null, 2));
+      } else console.log(renderAudit(state));
+    });
+
   const keys = program.command("keys").description("signing and encryption keys");
   keys
     .command("generate")
@@ -151,7 +207,10 @@ Try an approval (in another terminal):
 export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
-    return 0;
+    // A command that completed but found problems (replay) sets process.exitCode.
+    const code = process.exitCode;
+    process.exitCode = undefined;
+    return typeof code === "number" ? code : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     const coded = toCountersignError(err);

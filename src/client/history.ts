@@ -1,0 +1,75 @@
+// Operator views of recorded approvals: export a workflow history (Temporal's JSON format), replay
+// histories against the current workflow code, and render an approval's decision trail for audit.
+import { readFile } from "node:fs/promises";
+import type { Client } from "@temporalio/client";
+import type { DataConverter } from "@temporalio/common";
+import { historyFromJSON, historyToJSON } from "@temporalio/common/lib/proto-utils.js";
+import { Worker, type ReplayResult } from "@temporalio/worker";
+import { WORKFLOWS_PATH } from "../../worker/worker.js";
+import type { ApprovalState } from "../../workflows/definitions.js";
+
+/** The history of approval `id` as JSON in Temporal's standard format (payloads stay encrypted). */
+export async function exportHistory(client: Client, id: string): Promise<string> {
+  return historyToJSON(await client.workflow.getHandle(id).fetchHistory());
+}
+
+export type HistorySource = { files: string[] } | { client: Client; ids: string[] } | { client: Client; query: string };
+
+async function* histories(source: HistorySource): AsyncIterable<{ workflowId: string; history: unknown }> {
+  if ("files" in source) {
+    for (const file of source.files) yield { workflowId: file, history: historyFromJSON(JSON.parse(await readFile(file, "utf8"))) };
+  } else if ("ids" in source) {
+    for (const id of source.ids) yield { workflowId: id, history: await source.client.workflow.getHandle(id).fetchHistory() };
+  } else {
+    yield* source.client.workflow.list({ query: source.query }).intoHistories();
+  }
+}
+
+/**
+ * Replay histories against the current workflow code. Resolves with one result per history; a
+ * result with `error` is a non-determinism (or a history that cannot be read with these keys).
+ */
+export async function replay(source: HistorySource, dataConverter: DataConverter): Promise<ReplayResult[]> {
+  const results: ReplayResult[] = [];
+  const options = { workflowsPath: WORKFLOWS_PATH, dataConverter, replayName: "countersign-replay" };
+  for await (const result of Worker.runReplayHistories(options, histories(source))) results.push(result);
+  return results;
+}
+
+function at(ms: number | undefined): string {
+  return ms === undefined ? "-" : new Date(ms).toISOString();
+}
+
+/** The decision trail of an approval, one fact a line, oldest first. No token, grant or argument value. */
+export function renderAudit(state: ApprovalState): string {
+  const lines: string[] = [];
+  lines.push(`approval ${state.id}: ${state.status}${state.reasonCode !== undefined ? ` (${state.reasonCode}${state.reason !== undefined ? `: ${state.reason}` : ""})` : ""}`);
+  lines.push(`  requested  ${at(state.requestedAtMs)}  tenant=${state.tenant} tool=${state.tool}`);
+  lines.push(`             principal=${state.principal} (issuer ${state.principalIssuer})`);
+  lines.push(`             agent=${state.agent}${state.agentJkt !== undefined ? ` key=${state.agentJkt}` : ""}`);
+  lines.push(`             task=${state.intent.taskId} "${state.intent.summary}"  args_sha256=${state.argsSha256}`);
+  if (state.identity !== undefined) {
+    lines.push(`  identity   ${at(state.identity.verifiedAtMs)}  workload identity verified in trust domain ${state.identity.trustDomain}${state.identity.jkt !== undefined ? `, key ${state.identity.jkt} proven` : ""}`);
+  }
+  type Row = { atMs: number; text: string };
+  const rows: Row[] = [
+    ...state.policy.map((p) => ({
+      atMs: p.atMs,
+      text: `  policy     ${at(p.atMs)}  ${p.stage.padEnd(10)} ${p.decision}${p.reason !== undefined ? ` (${p.reason})` : ""}  ${p.policyVersion}  [${p.policyIds.join(", ")}]${p.detail !== undefined ? `  ${p.detail}` : ""}`,
+    })),
+    ...state.decisions.map((d) => ({
+      atMs: d.atMs,
+      text: `  decision   ${at(d.atMs)}  ${d.approver} ${d.decision}s via ${d.via}${d.reason !== undefined ? `: "${d.reason}"` : ""}`,
+    })),
+  ];
+  rows.sort((a, b) => a.atMs - b.atMs);
+  if (state.routing !== undefined) {
+    lines.push(`  routing    quorum ${state.routing.quorum} from [${state.routing.approverGroups.join(", ")}], deadline ${at(state.routing.deadlineAtMs)}`);
+  }
+  for (const r of rows) lines.push(r.text);
+  if (state.grant !== undefined) {
+    lines.push(`  grant      jti=${state.grant.jti} aud=${state.grant.audience} expires ${at(state.grant.expiresAtMs)}`);
+  }
+  if (state.redeemedAtMs !== undefined) lines.push(`  redeemed   ${at(state.redeemedAtMs)}  by ${state.redeemedBy ?? "-"}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,127 @@
+// The operator commands against a real Temporal server: pending, history, replay, audit, keys.
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { main as cli } from "../../src/cli/index.js";
+import { refundRequest, startStack, type TestStack } from "../support/stack.js";
+
+/** Run the CLI in process and capture what it prints. */
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
+  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
+  try {
+    const code = await cli(["node", "countersign", ...args]);
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+    process.exitCode = undefined;
+  }
+}
+
+describe("countersign CLI (real Temporal server)", function () {
+  let stack: TestStack;
+  let redeemedId: string;
+  let pendingId: string;
+  let grantToken: string;
+
+  before(async function () {
+    stack = await startStack();
+    const body = refundRequest({ arguments: { payment_id: "pay-cli-SECRET", amount_cents: 100 } });
+    redeemedId = (await stack.http("POST", "/v1/approvals", await stack.agentHeaders("alice"), body)).body.id as string;
+    const state = await stack.approvals.decide(redeemedId, { approver: "bob", decision: "approve", reason: "duplicate charge", via: "api" });
+    grantToken = state.grant?.token ?? "";
+    const res = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant: grantToken, tool: "payments.refund", arguments: body.arguments });
+    assert.equal(res.status, 200);
+    await stack.client.workflow.getHandle(redeemedId).result();
+    pendingId = (await stack.http("POST", "/v1/approvals", await stack.agentHeaders("dave"), refundRequest())).body.id as string;
+  });
+  after(async function () {
+    await stack?.stop();
+  });
+
+  it("pending lists open approvals of a tenant and not closed ones", async function () {
+    const { code, out } = await run(["--config", stack.configFile, "pending", "--tenant", "acme", "--json"]);
+    assert.equal(code, 0);
+    const ids = (JSON.parse(out) as Array<{ id: string }>).map((r) => r.id);
+    assert.ok(ids.includes(pendingId), "the pending approval is listed");
+    assert.ok(!ids.includes(redeemedId), "the redeemed approval is not");
+  });
+
+  it("audit tells who asked, what policy decided, who approved, the grant and the redemption, without secrets", async function () {
+    const { code, out } = await run(["--config", stack.configFile, "audit", redeemedId]);
+    assert.equal(code, 0);
+    assert.match(out, /: redeemed/);
+    assert.match(out, /principal=alice/);
+    assert.match(out, /workload identity verified in trust domain agents\.test/);
+    assert.match(out, /request\s+allow/);
+    assert.match(out, /approve\s+allow/);
+    assert.match(out, /decision\s+allow/);
+    assert.match(out, /redemption\s+allow/);
+    assert.match(out, /bob approves via api: "duplicate charge"/);
+    assert.match(out, /grant\s+jti=/);
+    assert.match(out, /redeemed .* by spiffe:\/\/agents\.test\/tools\/payments/);
+    assert.ok(!out.includes(grantToken) && !out.includes("pay-cli-SECRET"));
+    const json = await run(["--config", stack.configFile, "audit", redeemedId, "--json"]);
+    assert.ok(!json.out.includes(grantToken));
+    assert.equal(JSON.parse(json.out).status, "redeemed");
+  });
+
+  it("history exports Temporal JSON whose payloads stay encrypted, and replay of it passes", async function () {
+    const file = join(stack.dir, "history.json");
+    const exported = await run(["--config", stack.configFile, "history", redeemedId, "--out", file]);
+    assert.equal(exported.code, 0);
+    const text = readFileSync(file, "utf8");
+    assert.ok(Array.isArray(JSON.parse(text).events));
+    assert.ok(!text.includes(grantToken) && !text.includes("pay-cli-SECRET"));
+    const replayed = await run(["--config", stack.configFile, "replay", file]);
+    assert.equal(replayed.code, 0, replayed.out + replayed.err);
+    assert.match(replayed.out, /1 replayed cleanly, 0 failed/);
+    const byId = await run(["--config", stack.configFile, "replay", "--id", redeemedId, pendingId]);
+    assert.equal(byId.code, 0, byId.out + byId.err);
+    assert.match(byId.out, /2 replayed cleanly, 0 failed/);
+  });
+
+  it("replay fails with exit 1 when a history does not match the workflow code", async function () {
+    const file = join(stack.dir, "history.json");
+    const history = JSON.parse(readFileSync(file, "utf8")) as { events: Array<Record<string, unknown>> };
+    // The recorded first activity becomes another one: the code schedules verifyAgentIdentity there.
+    const scheduled = history.events.find((e) => e.activityTaskScheduledEventAttributes !== undefined);
+    const attrs = scheduled?.activityTaskScheduledEventAttributes as { activityType: { name: string } } | undefined;
+    assert.equal(attrs?.activityType.name, "verifyAgentIdentity");
+    attrs.activityType.name = "somethingElse";
+    const tampered = join(stack.dir, "tampered.json");
+    writeFileSync(tampered, JSON.stringify(history));
+    const res = await run(["--config", stack.configFile, "replay", tampered]);
+    assert.equal(res.code, 1);
+    assert.match(res.out, /0 replayed cleanly, 1 failed/);
+    assert.match(res.out, /FAIL .*Determinism/i, res.out);
+  });
+
+  it("deny from the terminal ends a pending approval", async function () {
+    const { code, out } = await run(["--config", stack.configFile, "deny", pendingId, "--as", "carol", "--reason", "not today"]);
+    assert.equal(code, 0);
+    assert.match(out, /denied \(denied_by_approver\)/);
+  });
+
+  it("keys generate adds a signing key that the running server publishes", async function () {
+    const before = (await stack.http("GET", "/.well-known/jwks.json", {})).body.keys.length as number;
+    const { code, out } = await run(["--config", stack.configFile, "keys", "generate"]);
+    assert.equal(code, 0);
+    const kid = /new grant-signing key (\S+)/.exec(out)?.[1];
+    const after = (await stack.http("GET", "/.well-known/jwks.json", {})).body.keys as Array<{ kid: string }>;
+    assert.equal(after.length, before + 1);
+    assert.ok(after.some((k) => k.kid === kid));
+  });
+
+  it("a bad invocation exits 2 and an unknown approval exits 1 with its code", async function () {
+    assert.equal((await run(["--config", stack.configFile, "approve", pendingId])).code, 2);
+    const missing = await run(["--config", stack.configFile, "audit", "appr_doesnotexist"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /not_found/);
+  });
+});
