@@ -45,11 +45,19 @@ describe("countersign CLI (real Temporal server)", function () {
   });
 
   it("pending lists open approvals of a tenant and not closed ones", async function () {
-    const { code, out } = await run(["--config", stack.configFile, "pending", "--tenant", "acme", "--json"]);
-    assert.equal(code, 0);
-    const ids = (JSON.parse(out) as Array<{ id: string }>).map((r) => r.id);
-    assert.ok(ids.includes(pendingId), "the pending approval is listed");
-    assert.ok(!ids.includes(redeemedId), "the redeemed approval is not");
+    // Temporal visibility is eventually consistent: ask again (bounded) until it has caught up.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { code, out } = await run(["--config", stack.configFile, "pending", "--tenant", "acme", "--json"]);
+      assert.equal(code, 0);
+      const ids = (JSON.parse(out) as Array<{ id: string }>).map((r) => r.id);
+      if ((ids.includes(pendingId) && !ids.includes(redeemedId)) || Date.now() > deadline) {
+        assert.ok(ids.includes(pendingId), "the pending approval is listed");
+        assert.ok(!ids.includes(redeemedId), "the redeemed approval is not");
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 
   it("audit tells who asked, what policy decided, who approved, the grant and the redemption, without secrets", async function () {
