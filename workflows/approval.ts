@@ -89,9 +89,14 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     upsertSearchAttributes([{ key: statusSearchAttribute, value: status }]);
     log.info("approval status changed", { approvalId: input.approvalId, status, reasonCode });
   };
-  const recordPolicy = (stage: PolicyRecord["stage"], d: { decision: "allow" | "deny"; reason?: string; message?: string; policyVersion: string; policyIds: string[] }): void => {
+  const recordPolicy = (
+    stage: PolicyRecord["stage"],
+    d: { decision: "allow" | "deny"; reason?: string; message?: string; policyVersion: string; policyIds: string[] },
+    approver?: string,
+  ): void => {
     state.policy.push({
       stage,
+      ...(approver !== undefined ? { approver } : {}),
       decision: d.decision,
       ...(d.reason !== undefined ? { reason: d.reason } : {}),
       ...(d.message !== undefined ? { detail: d.message } : {}),
@@ -128,7 +133,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
         } catch (err) {
           reject("unavailable", `the approver's entitlement could not be checked (${failureCode(err)})`);
         }
-        recordPolicy("approve", verdict);
+        recordPolicy("approve", verdict, decision.approver);
         if (verdict.decision === "deny") reject(verdict.reason, verdict.message);
         // The world may have moved while policy was asked (deadline, revoke, another approver).
         if (state.status !== "pending" || settling) reject("approval_not_pending", `approval is ${state.status}`);

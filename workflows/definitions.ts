@@ -67,6 +67,8 @@ export interface PolicyRecord {
   reason?: string;
   /** The engine's explanation, for operators (not shown to agents). */
   detail?: string;
+  /** Stage `approve`: who asked to decide. */
+  approver?: string;
   policyVersion: string;
   policyIds: string[];
   atMs: number;

@@ -55,7 +55,7 @@ export function renderAudit(state: ApprovalState): string {
   const rows: Row[] = [
     ...state.policy.map((p) => ({
       atMs: p.atMs,
-      text: `  policy     ${at(p.atMs)}  ${p.stage.padEnd(10)} ${p.decision}${p.reason !== undefined ? ` (${p.reason})` : ""}  ${p.policyVersion}  [${p.policyIds.join(", ")}]${p.detail !== undefined ? `  ${p.detail}` : ""}`,
+      text: `  policy     ${at(p.atMs)}  ${p.stage.padEnd(10)} ${p.decision}${p.reason !== undefined ? ` (${p.reason})` : ""}${p.approver !== undefined ? ` for ${p.approver}` : ""}  ${p.policyVersion}  [${p.policyIds.join(", ")}]${p.detail !== undefined ? `  ${p.detail}` : ""}`,
     })),
     ...state.decisions.map((d) => ({
       atMs: d.atMs,

@@ -67,7 +67,7 @@ describe("countersign CLI (real Temporal server)", function () {
     assert.match(out, /principal=alice/);
     assert.match(out, /workload identity verified in trust domain agents\.test/);
     assert.match(out, /request\s+allow/);
-    assert.match(out, /approve\s+allow/);
+    assert.match(out, /approve\s+allow for bob/);
     assert.match(out, /decision\s+allow/);
     assert.match(out, /redemption\s+allow/);
     assert.match(out, /bob approves via api: "duplicate charge"/);
