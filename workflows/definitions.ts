@@ -2,6 +2,7 @@
 // attributes and the task queue. Imported by the workflow, the worker, the server and the CLI.
 import { defineSearchAttributeKey, SearchAttributeType } from "@temporalio/common";
 import { defineQuery, defineUpdate } from "@temporalio/workflow";
+import type { RequestFacts } from "../src/policy/engine.js";
 
 /** Default task queue; `temporal.taskQueue` in the config overrides it. */
 export const DEFAULT_TASK_QUEUE = "countersign";
@@ -49,16 +50,7 @@ export interface DecisionRecord {
 }
 
 /** The facts policy decides on, as the workflow passes them to the policy activities. */
-export interface RequestFactsInput {
-  tenant: string;
-  principal: string;
-  agent: string;
-  tool: string;
-  taskId: string;
-  summary: string;
-  argsSha256: string;
-  target?: { type: string; id: string };
-}
+export type RequestFactsInput = RequestFacts;
 
 export interface PolicyRecord {
   /** request: at filing; approve: an approver's entitlement; decision: re-check at quorum; redemption: at use. */
