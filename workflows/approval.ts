@@ -7,6 +7,7 @@ import {
   condition,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
 } from "@temporalio/workflow";
@@ -28,13 +29,19 @@ import {
   type RevokeInput,
 } from "./definitions.js";
 
-const { verifyAgentIdentity, authorizeRequest, authorizeApproval } = proxyActivities<Activities>({
+// The main path (identity, first policy decision, re-check at quorum, signing) runs as local
+// activities: short, CPU-bound, needing only the worker's own state, and recorded as history markers
+// without a task-queue round trip each.
+const { verifyAgentIdentity, authorizeRequest, mintGrant } = proxyLocalActivities<Activities>({
   startToCloseTimeout: "10 seconds",
   retry: { maximumAttempts: 3, initialInterval: "200 milliseconds", nonRetryableErrorTypes: ["token_expired"] },
 });
-const { mintGrant } = proxyActivities<Activities>({
+// Inside Update handlers, where many Updates can arrive at once (50 tool servers racing one grant),
+// a local activity would hold the workflow task open while new Updates queue up behind it; regular
+// activities let each Update be accepted or rejected promptly.
+const remote = proxyActivities<Activities>({
   startToCloseTimeout: "10 seconds",
-  retry: { maximumAttempts: 5, initialInterval: "200 milliseconds" },
+  retry: { maximumAttempts: 3, initialInterval: "200 milliseconds" },
 });
 
 const MAX_NAME_LENGTH = 256;
@@ -129,7 +136,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
       try {
         let verdict;
         try {
-          verdict = await authorizeApproval({ ...facts, approver: decision.approver });
+          verdict = await remote.authorizeApproval({ ...facts, approver: decision.approver });
         } catch (err) {
           reject("unavailable", `the approver's entitlement could not be checked (${failureCode(err)})`);
         }
@@ -195,7 +202,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
       redeeming = true;
       let verdict;
       try {
-        verdict = await authorizeRequest(facts);
+        verdict = await remote.authorizeRequest(facts);
       } catch (err) {
         redeeming = false;
         reject("unavailable", `policy could not be evaluated at redemption (${failureCode(err)})`);

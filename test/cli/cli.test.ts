@@ -97,11 +97,14 @@ describe("countersign CLI (real Temporal server)", function () {
   it("replay fails with exit 1 when a history does not match the workflow code", async function () {
     const file = join(stack.dir, "history.json");
     const history = JSON.parse(readFileSync(file, "utf8")) as { events: Array<Record<string, unknown>> };
-    // The recorded first activity becomes another one: the code schedules verifyAgentIdentity there.
-    const scheduled = history.events.find((e) => e.activityTaskScheduledEventAttributes !== undefined);
-    const attrs = scheduled?.activityTaskScheduledEventAttributes as { activityType: { name: string } } | undefined;
-    assert.equal(attrs?.activityType.name, "verifyAgentIdentity");
-    attrs.activityType.name = "somethingElse";
+    // Where the code ran its first local activity (verifying the agent), the history now says a
+    // timer fired: recorded commands and code disagree.
+    const at = history.events.findIndex((e) => e.markerRecordedEventAttributes !== undefined);
+    assert.ok(at > 0, "the history records the identity check");
+    const marker = history.events[at]!;
+    delete marker.markerRecordedEventAttributes;
+    marker.eventType = "EVENT_TYPE_TIMER_STARTED";
+    marker.timerStartedEventAttributes = { timerId: "1", startToFireTimeout: "1s", workflowTaskCompletedEventId: String(Number(marker.eventId) - 1) };
     const tampered = join(stack.dir, "tampered.json");
     writeFileSync(tampered, JSON.stringify(history));
     const res = await run(["--config", stack.configFile, "replay", tampered]);
