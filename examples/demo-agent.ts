@@ -6,7 +6,7 @@ import { demoPrincipalToken, demoWorkloadToken } from "./demo-identities.js";
 
 const base = process.env.COUNTERSIGN_URL ?? "http://127.0.0.1:8787";
 const stateDir = resolve(process.env.COUNTERSIGN_STATE_DIR ?? ".countersign");
-const refund = { payment_id: "pay_1042", amount_cents: 4200, currency: "EUR" };
+const refund = { payment_id: "pay_1042", amount_cents: 4200, currency: "EUR", card_number: "4242424242424242" };
 
 async function call(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`${base}${path}`, {
@@ -34,7 +34,9 @@ async function request(): Promise<void> {
   });
   console.log(res.status, JSON.stringify(res.json, null, 2));
   const id = (res.json as { id?: string }).id;
-  if (id !== undefined) console.log(`\nnow approve it:  npx countersign approve ${id} --as bob\nthen redeem it:   node dist/examples/demo-agent.js redeem ${id}`);
+  if (id !== undefined) {
+    console.log(`\nlook at it:       npx countersign show ${id}\nnow approve it:   npx countersign approve ${id} --as bob\nthen redeem it:   node dist/examples/demo-agent.js redeem ${id}`);
+  }
 }
 
 async function redeem(id: string): Promise<void> {

@@ -42,6 +42,10 @@ const AgentTrustDomainSchema = z.strictObject({
 const ToolSchema = z.strictObject({
   audience: z.string().regex(/^spiffe:\/\/[^/]+\/.+$/, "the tool server's SPIFFE ID"),
   displayName: z.string().min(1).optional(),
+  /**
+   * Argument fields approvers never see: a dotted path from the root (`card.number`) or a bare key,
+   * which matches that key at any depth (`card_number`).
+   */
   redact: z.array(z.string().min(1)).default([]),
 });
 

@@ -17,6 +17,7 @@ import {
   decideUpdate,
   redeemUpdate,
   revokeUpdate,
+  requestQuery,
   stateQuery,
   statusSearchAttribute,
   type ApprovalInput,
@@ -128,6 +129,14 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
 
   // Handlers are registered before the first await so early messages are not rejected.
   setHandler(stateQuery, () => state);
+  setHandler(requestQuery, () => ({
+    tenant: input.tenant,
+    tool: input.tool,
+    arguments: input.arguments,
+    ...(input.target !== undefined ? { target: input.target } : {}),
+    intent: input.intent,
+    ...(input.reason !== undefined ? { reason: input.reason } : {}),
+  }));
 
   setHandler(
     decideUpdate,

@@ -129,6 +129,16 @@ export interface RevokeInput {
 }
 
 export const stateQuery = defineQuery<ApprovalState>("state");
+/** What was asked, arguments included, for approvers' views (redacted there per the tool catalog). */
+export interface ApprovalRequest {
+  tenant: string;
+  tool: string;
+  arguments: Json;
+  target?: { type: string; id: string };
+  intent: { taskId: string; summary: string };
+  reason?: string;
+}
+export const requestQuery = defineQuery<ApprovalRequest>("request");
 export const decideUpdate = defineUpdate<ApprovalState, [DecideInput]>("decide");
 export const redeemUpdate = defineUpdate<RedeemResult, [RedeemInput]>("redeem");
 export const revokeUpdate = defineUpdate<ApprovalState, [RevokeInput]>("revoke");

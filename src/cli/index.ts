@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { ApprovalsClient } from "../client/approvals.js";
 import { exportHistory, renderAudit, replay } from "../client/history.js";
+import { redactArguments } from "../client/redact.js";
 import { configPath, loadConfig, type Config } from "../config.js";
 import { createDataConverter } from "../codec/payload-codec.js";
 import { loadPayloadKeys, rotatePayloadKey } from "../codec/payload-keys.js";
@@ -81,6 +82,7 @@ countersign dev is ready (${info.readyMs} ms)
 
 Try an approval (in another terminal):
   node dist/examples/demo-agent.js request            # alice's agent asks to refund a payment
+  npx countersign show <approval-id>                  # what an approver sees (card number redacted)
   npx countersign approve <approval-id> --as bob      # bob approves from the terminal
   node dist/examples/demo-agent.js redeem <approval-id>   # the agent gets its grant, the tool server redeems it
 `);
@@ -114,6 +116,26 @@ Try an approval (in another terminal):
       if (opts.json === true) console.log(JSON.stringify(rows, null, 2));
       else if (rows.length === 0) console.log("no open approvals");
       else for (const r of rows) console.log(`${r.id}  ${r.status}  ${r.tenant}  ${r.tool}  principal=${r.principal}  agent=${r.agent}  ${r.startedAt.toISOString()}`);
+    });
+
+  program
+    .command("show <approval-id>")
+    .description("what an approver decides on: the request, its arguments (redacted per the tool catalog) and the decisions so far")
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const cfg = config(cmd);
+      const [request, state] = await withApprovals(cfg, (a) => Promise.all([a.request(id), a.state(id)]));
+      const tool = cfg.tools[request.tool];
+      console.log(`${id}  ${state.status}  ${tool?.displayName ?? request.tool} (${request.tool})  tenant=${request.tenant}`);
+      console.log(`requested by ${state.principal} through agent ${state.agent}`);
+      console.log(`task ${request.intent.taskId}: ${request.intent.summary}`);
+      if (request.reason !== undefined) console.log(`reason: ${request.reason}`);
+      if (request.target !== undefined) console.log(`resource: ${request.target.type}::"${request.target.id}"`);
+      if (state.routing !== undefined) {
+        const approved = state.decisions.filter((d) => d.decision === "approve").map((d) => d.approver);
+        console.log(`approvals ${approved.length}/${state.routing.quorum} from [${state.routing.approverGroups.join(", ")}]${approved.length > 0 ? `: ${approved.join(", ")}` : ""}; deadline ${new Date(state.routing.deadlineAtMs).toISOString()}`);
+      }
+      console.log(`arguments (sha256 ${state.argsSha256}):`);
+      console.log(JSON.stringify(redactArguments(request.arguments, tool?.redact ?? []), null, 2));
     });
 
   for (const verb of ["approve", "deny"] as const) {

@@ -19,11 +19,13 @@ import {
   principalSearchAttribute,
   redeemUpdate,
   revokeUpdate,
+  requestQuery,
   stateQuery,
   statusSearchAttribute,
   tenantSearchAttribute,
   toolSearchAttribute,
   type ApprovalInput,
+  type ApprovalRequest,
   type ApprovalState,
   type DecideInput,
   type RedeemInput,
@@ -124,6 +126,15 @@ export class ApprovalsClient {
   async state(id: string): Promise<ApprovalState> {
     try {
       return await this.handle(id).query(stateQuery);
+    } catch (err) {
+      throw toCodedError(err);
+    }
+  }
+
+  /** What was asked, arguments included (callers redact before showing it to anyone). */
+  async request(id: string): Promise<ApprovalRequest> {
+    try {
+      return await this.handle(id).query(requestQuery);
     } catch (err) {
       throw toCodedError(err);
     }

@@ -113,6 +113,23 @@ describe("countersign CLI (real Temporal server)", function () {
     assert.match(res.out, /FAIL .*Determinism/i, res.out);
   });
 
+  it("show gives an approver the request with the catalog's redactions applied", async function () {
+    const body = refundRequest({
+      arguments: { payment_id: "pay_77", card_number: "4111111111111111", customer: { email: "c@example.test", name: "Casey" } },
+      reason: "customer was charged twice",
+    });
+    const id = (await stack.http("POST", "/v1/approvals", await stack.agentHeaders("alice"), body)).body.id as string;
+    const { code, out } = await run(["--config", stack.configFile, "show", id]);
+    assert.equal(code, 0);
+    assert.match(out, /pending {2}Refund a payment \(payments\.refund\)/);
+    assert.match(out, /requested by alice through agent spiffe:\/\/agents\.test\/agents\/support-bot/);
+    assert.match(out, /reason: customer was charged twice/);
+    assert.match(out, /approvals 0\/1 from \[payments-approver\]/);
+    assert.match(out, /"payment_id": "pay_77"/);
+    assert.match(out, /"name": "Casey"/);
+    assert.ok(!out.includes("4111111111111111") && !out.includes("c@example.test"), "redacted fields stay hidden");
+  });
+
   it("deny from the terminal ends a pending approval", async function () {
     const { code, out } = await run(["--config", stack.configFile, "deny", pendingId, "--as", "carol", "--reason", "not today"]);
     assert.equal(code, 0);
