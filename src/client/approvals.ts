@@ -56,26 +56,23 @@ export function toCodedError(err: unknown): CountersignError {
     const type = err.cause.type;
     if (isErrorCode(type)) return new CountersignError(type, err.cause.message, { cause: err });
   }
-  const grpcCode = (err as { code?: unknown; cause?: { code?: unknown } }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
-  if (grpcCode === 14 || grpcCode === 4) return new CountersignError("unavailable", "Temporal is unavailable", { cause: err });
+  if (hasGrpcCode(err, 14, 4)) return new CountersignError("unavailable", "Temporal is unavailable", { cause: err });
   return new CountersignError("internal", "internal error", { cause: err });
 }
 
-/** gRPC DEADLINE_EXCEEDED (4) or CANCELLED (1) anywhere in the cause chain: our own deadline fired. */
-function isDeadlineExceeded(err: unknown): boolean {
+/** Whether a gRPC status code from `codes` appears anywhere in the error's cause chain. */
+function hasGrpcCode(err: unknown, ...codes: number[]): boolean {
   for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
     const code = (e as { code?: unknown }).code;
-    if (code === 4 || code === 1) return true;
+    if (typeof code === "number" && codes.includes(code)) return true;
   }
   return false;
 }
 
-function isResourceExhausted(err: unknown): boolean {
-  for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === 8) return true;
-  }
-  return false;
-}
+/** DEADLINE_EXCEEDED or CANCELLED: our own deadline fired. */
+const isDeadlineExceeded = (err: unknown): boolean => hasGrpcCode(err, 4, 1);
+/** RESOURCE_EXHAUSTED: e.g. too many Updates in flight on one workflow. */
+const isResourceExhausted = (err: unknown): boolean => hasGrpcCode(err, 8);
 
 function isCompletedError(err: unknown): boolean {
   const text = String((err as Error | undefined)?.message ?? "");
