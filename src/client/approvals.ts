@@ -33,8 +33,8 @@ import {
   type RevokeInput,
 } from "../../workflows/definitions.js";
 
-/** How long an Update may wait for a worker before the caller gets `unavailable`, in ms. */
-const UPDATE_DEADLINE_MS = 30_000;
+/** Default bound on a query or Update waiting for a worker, in ms; past it the caller gets `unavailable`. */
+export const DEFAULT_RPC_DEADLINE_MS = 30_000;
 
 /**
  * The workflow id of an approval: derived from tenant, agent, principal and the agent's requestId,
@@ -80,10 +80,26 @@ function isCompletedError(err: unknown): boolean {
 }
 
 export class ApprovalsClient {
+  private readonly rpcDeadlineMs: number;
+
+  /** `rpcDeadlineMs`: how long a query or Update may wait for a worker (default 30 000). */
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
-  ) {}
+    opts: { rpcDeadlineMs?: number } = {},
+  ) {
+    this.rpcDeadlineMs = opts.rpcDeadlineMs ?? DEFAULT_RPC_DEADLINE_MS;
+  }
+
+  /** Run a query bounded by the RPC deadline: with no worker polling, Temporal would hold it. */
+  private async query<R>(run: () => Promise<R>): Promise<R> {
+    try {
+      return await this.client.withDeadline(Date.now() + this.rpcDeadlineMs, run);
+    } catch (err) {
+      if (isDeadlineExceeded(err)) throw new CountersignError("unavailable", "no worker answered in time", { cause: err });
+      throw toCodedError(err);
+    }
+  }
 
   handle(id: string): WorkflowHandle<typeof approvalWorkflow> {
     return this.client.workflow.getHandle<typeof approvalWorkflow>(id);
@@ -121,20 +137,12 @@ export class ApprovalsClient {
 
   /** The current state, read with a query (works after the workflow closed too). */
   async state(id: string): Promise<ApprovalState> {
-    try {
-      return await this.handle(id).query(stateQuery);
-    } catch (err) {
-      throw toCodedError(err);
-    }
+    return this.query(() => this.handle(id).query(stateQuery));
   }
 
   /** What was asked, arguments included (callers redact before showing it to anyone). */
   async request(id: string): Promise<ApprovalRequest> {
-    try {
-      return await this.handle(id).query(requestQuery);
-    } catch (err) {
-      throw toCodedError(err);
-    }
+    return this.query(() => this.handle(id).query(requestQuery));
   }
 
   /**
@@ -175,7 +183,7 @@ export class ApprovalsClient {
    * flight on this workflow (RESOURCE_EXHAUSTED), back off with jitter and send it again until the deadline.
    */
   private async update<R>(id: string, run: (h: WorkflowHandle<typeof approvalWorkflow>) => Promise<R>, onClosed: (s: ApprovalState) => CountersignError): Promise<R> {
-    const deadline = Date.now() + UPDATE_DEADLINE_MS;
+    const deadline = Date.now() + this.rpcDeadlineMs;
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.client.withDeadline(deadline, () => run(this.handle(id)));

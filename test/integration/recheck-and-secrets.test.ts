@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import proto from "@temporalio/proto";
 
 const { temporal } = proto;
-import { hs256WithPublicKey, principalClaims, unsignedToken } from "../support/tokens.js";
+import { approvalId } from "../../src/client/approvals.js";
+import { hs256WithPublicKey, principalClaims, TEST_PRINCIPAL_ISSUER, unsignedToken } from "../support/tokens.js";
 import { AGENT, refundRequest, startStack, type TestStack } from "../support/stack.js";
 
 async function pendingRefund(stack: TestStack, principal = "alice"): Promise<{ id: string; body: Record<string, unknown> }> {
@@ -193,5 +194,27 @@ describe("grant expiry (real Temporal server)", function () {
     const revoke = await stack.http("POST", `/v1/approvals/${id}/revoke`, { authorization: `Bearer ${await stack.ids.principalToken("alice")}` }, {});
     assert.equal(revoke.status, 409);
     assert.equal(revoke.body.error.code, "approval_not_pending");
+  });
+});
+
+describe("no worker running (real Temporal server)", function () {
+  let stack: TestStack;
+  before(async function () {
+    stack = await startStack({ worker: false, rpcDeadlineMs: 1500 });
+  });
+  after(async function () {
+    await stack?.stop();
+  });
+
+  it("requests fail fast with 503 unavailable instead of hanging", async function () {
+    const body = refundRequest();
+    const res = await stack.http("POST", "/v1/approvals", await stack.agentHeaders("alice"), body);
+    assert.equal(res.status, 503);
+    assert.equal(res.body.error.code, "unavailable");
+    // The workflow was started (a retry would attach to it); queries and Updates on it are bounded.
+    const id = approvalId({ tenant: "acme", agent: AGENT, principalIssuer: TEST_PRINCIPAL_ISSUER, principal: "alice", requestId: body.requestId as string });
+    const view = await stack.http("GET", `/v1/approvals/${id}`, await stack.agentHeaders("alice"));
+    assert.equal(view.status, 503);
+    await assert.rejects(stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" }), { code: "unavailable" });
   });
 });

@@ -44,6 +44,10 @@ export interface StackOptions {
   payloadKeyFile?: string;
   deadlineSeconds?: number;
   grantTtlSeconds?: number;
+  /** Start no worker (to see how the edge behaves when none is running). */
+  worker?: boolean;
+  /** Bound on queries and Updates waiting for a worker, in ms. */
+  rpcDeadlineMs?: number;
 }
 
 export interface HttpResult {
@@ -107,17 +111,20 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const services = await buildServices(config, { createMissingKeys: true });
   const target = temporalTargetForTests();
   const workerConnection = await connectWorker(target);
-  const worker: Worker = await createApprovalWorker({
-    connection: workerConnection,
-    namespace: target.namespace,
-    taskQueue: config.temporal.taskQueue,
-    dataConverter: services.dataConverter,
-    deps: activityDeps(services),
-    workflowBundle: await sharedBundle(),
-  });
-  const workerDone = worker.run();
+  const worker: Worker | undefined =
+    opts.worker === false
+      ? undefined
+      : await createApprovalWorker({
+          connection: workerConnection,
+          namespace: target.namespace,
+          taskQueue: config.temporal.taskQueue,
+          dataConverter: services.dataConverter,
+          deps: activityDeps(services),
+          workflowBundle: await sharedBundle(),
+        });
+  const workerDone = worker?.run();
   const { client, connection }: { client: Client; connection: Connection } = await connectClient(target, services.dataConverter);
-  const approvals = new ApprovalsClient(client, config.temporal.taskQueue);
+  const approvals = new ApprovalsClient(client, config.temporal.taskQueue, opts.rpcDeadlineMs !== undefined ? { rpcDeadlineMs: opts.rpcDeadlineMs } : {});
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const server: RunningHttpServer = await listen(createApp({ services, approvals, logger }), "127.0.0.1", 0);
 
@@ -153,7 +160,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     },
     async stop() {
       await server.close();
-      worker.shutdown();
+      worker?.shutdown();
       await workerDone;
       await workerConnection.close();
       await connection.close();
