@@ -19,9 +19,12 @@ const REDACT = [
   "*.agentToken",
 ];
 
-/** The process logger: JSON lines on stderr so stdout stays free for command output. */
-export function createLogger(level: string, name = "countersign"): Logger {
-  return pino({ name, level, redact: { paths: REDACT, censor: "[redacted]" } }, pino.destination(2));
+/**
+ * The process logger: JSON lines on stderr so stdout stays free for command output. `destination`
+ * replaces stderr (tests read what would have been logged).
+ */
+export function createLogger(level: string, name = "countersign", destination?: { write(line: string): void }): Logger {
+  return pino({ name, level, redact: { paths: REDACT, censor: "[redacted]" } }, destination ?? pino.destination(2));
 }
 
 type SdkLevel = "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR";

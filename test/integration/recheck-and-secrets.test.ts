@@ -218,3 +218,46 @@ describe("no worker running (real Temporal server)", function () {
     await assert.rejects(stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" }), { code: "unavailable" });
   });
 });
+
+describe("logs (real Temporal server)", function () {
+  const lines: string[] = [];
+  let stack: TestStack;
+  before(async function () {
+    stack = await startStack({ logSink: { write: (line) => lines.push(line) } });
+  });
+  after(async function () {
+    await stack?.stop();
+  });
+
+  it("a full run with refusals along the way logs no token, grant or argument value", async function () {
+    const secretArg = "acct-LOGCHECK-9f2";
+    const body = refundRequest({ arguments: { payment_id: secretArg } });
+    const headers = await stack.agentHeaders("alice");
+    const id = (await stack.http("POST", "/v1/approvals", headers, body)).body.id as string;
+    await assert.rejects(stack.approvals.decide(id, { approver: "dave", decision: "approve", via: "api" }));
+    const grant = (await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" })).grant?.token ?? "";
+    const tool = await stack.toolHeaders();
+    const mismatch = await stack.http("POST", "/v1/grants/redeem", tool, { grant, tool: "payments.refund", arguments: { payment_id: `${secretArg}-x` } });
+    assert.equal(mismatch.status, 403);
+    assert.equal((await stack.http("POST", "/v1/grants/redeem", tool, { grant, tool: "payments.refund", arguments: body.arguments })).status, 200);
+    const forged = `${grant.slice(0, -4)}AAAA`;
+    assert.equal((await stack.http("POST", "/v1/grants/redeem", tool, { grant: forged, tool: "payments.refund", arguments: body.arguments })).status, 401);
+    const badToken = `${headers.authorization}x`;
+    assert.equal((await stack.http("POST", "/v1/approvals", { ...headers, authorization: badToken }, body)).status, 401);
+
+    const log = lines.join("");
+    assert.match(log, /grant redeemed/, "the run was logged");
+    assert.match(log, /binding_mismatch/, "refusals are logged with their codes");
+    for (const [name, secret] of [
+      ["principal token", (headers.authorization ?? "").replace("Bearer ", "")],
+      ["agent token", headers["workload-identity-token"] ?? ""],
+      ["tool server token", tool["workload-identity-token"] ?? ""],
+      ["grant", grant],
+      ["grant signature", grant.split(".")[2] ?? ""],
+      ["argument value", secretArg],
+    ] as const) {
+      assert.ok(secret.length > 10);
+      assert.equal(log.includes(secret), false, `${name} appears in the log`);
+    }
+  });
+});

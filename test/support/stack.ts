@@ -48,6 +48,8 @@ export interface StackOptions {
   worker?: boolean;
   /** Bound on queries and Updates waiting for a worker, in ms. */
   rpcDeadlineMs?: number;
+  /** Receives the server's log lines (at debug level) instead of them being dropped. */
+  logSink?: { write(line: string): void };
 }
 
 export interface HttpResult {
@@ -125,7 +127,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const workerDone = worker?.run();
   const { client, connection }: { client: Client; connection: Connection } = await connectClient(target, services.dataConverter);
   const approvals = new ApprovalsClient(client, config.temporal.taskQueue, opts.rpcDeadlineMs !== undefined ? { rpcDeadlineMs: opts.rpcDeadlineMs } : {});
-  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
+  const logger = opts.logSink !== undefined ? createLogger("debug", "countersign", opts.logSink) : createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const server: RunningHttpServer = await listen(createApp({ services, approvals, logger }), "127.0.0.1", 0);
 
   const stack: TestStack = {
