@@ -96,6 +96,10 @@ export function createAgentVerifier(identity: Config["identity"]): (token: strin
     // The verified subject is the one the keys were chosen for (same bytes); re-checked, not assumed.
     const verified = spiffeIdOf(parsed.data.sub);
     if (verified.trustDomain !== entry.trustDomain) throw new AuthError("trust_domain_untrusted", `${KIND} trust domain is not trusted`);
+    if (parsed.data.cnf !== undefined && parsed.data.cnf.jwk === undefined) {
+      // A key-bound token whose key we cannot check must not pass as a bearer token.
+      throw new AuthError("token_claims_invalid", `${KIND} uses a confirmation method other than cnf.jwk`);
+    }
     const proofKey = await proofKeyOf(parsed.data.cnf?.jwk);
     if (entry.requireProof && proofKey === undefined) {
       throw new AuthError("proof_missing", `${KIND} carries no cnf.jwk key, and this trust domain requires proof of possession`);

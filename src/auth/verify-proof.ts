@@ -52,6 +52,8 @@ export interface ProofVerifierOptions {
   maxLifetimeSeconds?: number;
   /** Clock, epoch ms (tests). */
   nowMs?: () => number;
+  /** Most proofs remembered for replay protection at once; beyond it proofs are refused. Default 100 000. */
+  maxRememberedProofs?: number;
 }
 
 /**
@@ -67,12 +69,21 @@ export interface ProofVerifierOptions {
 export function createProofVerifier(opts: ProofVerifierOptions): (check: ProofCheck) => Promise<void> {
   const maxLifetime = opts.maxLifetimeSeconds ?? 300;
   const now = opts.nowMs ?? (() => Date.now());
-  const seen = new Map<string, number>(); // jti → expiry (epoch s)
+  const maxEntries = opts.maxRememberedProofs ?? 100_000;
+  // jti → when it may be forgotten (epoch s). Insertion order is forget-by order too: every entry is kept
+  // for exactly maxLifetime + tolerance after acceptance, which outlasts any proof's exp, so pruning only
+  // ever looks at the oldest entries.
+  const seen = new Map<string, number>();
 
-  const remember = (jti: string, exp: number): void => {
+  const remember = (jti: string): void => {
     const nowSeconds = now() / 1000;
-    if (seen.size > 10_000) for (const [id, until] of seen) if (until + opts.clockToleranceSeconds < nowSeconds) seen.delete(id);
-    seen.set(jti, exp);
+    for (const [id, forgetAt] of seen) {
+      if (forgetAt > nowSeconds) break;
+      seen.delete(id);
+    }
+    // Fail closed rather than forget proofs that could still be replayed.
+    if (seen.size >= maxEntries) throw new AuthError("unavailable", "too many proofs in flight; try again shortly");
+    seen.set(jti, nowSeconds + maxLifetime + 2 * opts.clockToleranceSeconds);
   };
 
   return async ({ proof, agent, identityToken, accessToken, audience }) => {
@@ -111,6 +122,6 @@ export function createProofVerifier(opts: ProofVerifierOptions): (check: ProofCh
     if (wth !== tokenHash(identityToken)) throw new AuthError("proof_invalid", `${KIND} is bound to another identity token`);
     if (accessToken !== undefined && ath !== tokenHash(accessToken)) throw new AuthError("proof_invalid", `${KIND} is not bound to this access token`);
     if (seen.has(jti)) throw new AuthError("proof_invalid", `${KIND} was already used`);
-    remember(jti, exp);
+    remember(jti);
   };
 }

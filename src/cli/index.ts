@@ -12,7 +12,7 @@ import { redactArguments } from "../client/redact.js";
 import { configPath, loadConfig, type Config } from "../config.js";
 import { createDataConverter } from "../codec/payload-codec.js";
 import { loadPayloadKeys, rotatePayloadKey } from "../codec/payload-keys.js";
-import { CountersignError, RequestError, toCountersignError } from "../errors.js";
+import { CountersignError, toCountersignError } from "../errors.js";
 import { rotateKey } from "../grants/key-store.js";
 import { createLogger } from "../log.js";
 import { runDev, runServer, runWorker } from "../runtime/processes.js";
@@ -125,7 +125,9 @@ Try an approval (in another terminal):
       const cfg = config(cmd);
       const [request, state] = await withApprovals(cfg, (a) => Promise.all([a.request(id), a.state(id)]));
       const tool = cfg.tools[request.tool];
-      console.log(`${id}  ${state.status}  ${tool?.displayName ?? request.tool} (${request.tool})  tenant=${request.tenant}`);
+      // Without the tool's catalog entry its redaction rules are unknown: show nothing rather than too much.
+      if (tool === undefined) throw new CountersignError("unknown_tool", `tool ${request.tool} is not in this config's catalog; its arguments stay hidden`);
+      console.log(`${id}  ${state.status}  ${tool.displayName ?? request.tool} (${request.tool})  tenant=${request.tenant}`);
       console.log(`requested by ${state.principal} through agent ${state.agent}`);
       console.log(`task ${request.intent.taskId}: ${request.intent.summary}`);
       if (request.reason !== undefined) console.log(`reason: ${request.reason}`);
@@ -135,7 +137,7 @@ Try an approval (in another terminal):
         console.log(`approvals ${approved.length}/${state.routing.quorum} from [${state.routing.approverGroups.join(", ")}]${approved.length > 0 ? `: ${approved.join(", ")}` : ""}; deadline ${new Date(state.routing.deadlineAtMs).toISOString()}`);
       }
       console.log(`arguments (sha256 ${state.argsSha256}):`);
-      console.log(JSON.stringify(redactArguments(request.arguments, tool?.redact ?? []), null, 2));
+      console.log(JSON.stringify(redactArguments(request.arguments, tool.redact), null, 2));
     });
 
   for (const verb of ["approve", "deny"] as const) {
@@ -180,7 +182,7 @@ Try an approval (in another terminal):
     .action(async (files: string[], opts: { id?: string[]; query?: string }, cmd: Command) => {
       const cfg = config(cmd);
       const chosen = [files.length > 0, opts.id !== undefined, opts.query !== undefined].filter(Boolean).length;
-      if (chosen !== 1) throw new RequestError("invalid_request", "give history files, --id or --query (exactly one)");
+      if (chosen !== 1) cmd.error("give history files, --id or --query (exactly one)", { exitCode: 2 });
       const converter = await dataConverterOf(cfg);
       const results =
         files.length > 0

@@ -146,15 +146,16 @@ export class ApprovalsClient {
   }
 
   /**
-   * Long-poll: wait until the status differs from `fromStatus` or `waitMs` passes. Event-driven and
+   * Long-poll: wait until the status is no longer `from` (one status or several) or `waitMs` passes. Event-driven and
    * read-only: it long-polls the workflow's history for new events (Temporal's own `waitNewEvent`)
    * and re-reads the state when one lands, so waiting agents never spend the workflow's Update budget.
    */
-  async waitForStatusChange(id: string, fromStatus: ApprovalState["status"], waitMs: number): Promise<ApprovalState> {
+  async waitForStatusChange(id: string, from: ApprovalState["status"] | ReadonlyArray<ApprovalState["status"]>, waitMs: number): Promise<ApprovalState> {
+    const waiting = (s: ApprovalState): boolean => (typeof from === "string" ? s.status === from : from.includes(s.status));
     const until = Date.now() + waitMs;
     let state = await this.state(id);
     let nextPageToken: Uint8Array | undefined;
-    while (state.status === fromStatus && !FINAL_STATUSES.includes(state.status) && Date.now() < until) {
+    while (waiting(state) && !FINAL_STATUSES.includes(state.status) && Date.now() < until) {
       let page;
       try {
         page = await this.client.withDeadline(until, () =>

@@ -54,7 +54,18 @@ async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.i
   } catch (cause) {
     throw new RequestError("invalid_request", "body is not valid JSON", { cause });
   }
+  if (hasProtoKey(raw)) throw new RequestError("invalid_request", "body: the key __proto__ is not allowed");
   return parse(schema, raw, "body");
+}
+
+/**
+ * Whether any object in a parsed JSON value has an own `__proto__` key. zod drops such keys silently,
+ * so `{"a":1,"__proto__":{…}}` would hash like `{"a":1}` and slip an unapproved member past the binding.
+ */
+function hasProtoKey(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(hasProtoKey);
+  if (value === null || typeof value !== "object") return false;
+  return Object.hasOwn(value, "__proto__") || Object.values(value).some(hasProtoKey);
 }
 
 function parse<S extends z.ZodType>(schema: S, raw: unknown, where: string): z.infer<S> {
@@ -184,7 +195,7 @@ export function createApp(deps: AppDeps): Hono {
     // The wait holds the answer only while nobody has decided: an approved, denied or closed
     // approval is answered at once, so an agent that polls after the decision never waits for nothing.
     if (wait > 0 && (state.status === "pending" || state.status === "verifying")) {
-      state = await approvals.waitForStatusChange(id, state.status, wait * 1000);
+      state = await approvals.waitForStatusChange(id, ["verifying", "pending"], wait * 1000);
     }
     return c.json(approvalView(state, viewer(agent)));
   });

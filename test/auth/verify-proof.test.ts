@@ -76,6 +76,22 @@ describe("workload proof of possession", function () {
     );
   });
 
+  it("an identity token bound to a key by another confirmation method is refused, not taken as a bearer token", async function () {
+    const other = await ids.agentToken(AGENT, { claims: { cnf: { jkt: "x".repeat(43) } } });
+    await assert.rejects(createAgentVerifier(ids.identity)(other), { code: "token_claims_invalid" });
+  });
+
+  it("replay memory is bounded: when full, proofs are refused until old ones can be forgotten", async function () {
+    let clock = Date.now();
+    const bounded = createProofVerifier({ clockToleranceSeconds: 5, maxRememberedProofs: 1, nowMs: () => clock });
+    const mint = () => mintProofToken(key, { aud: URL_, identityToken: wit });
+    await bounded({ proof: await mint(), agent: await agent(), identityToken: wit, audience: URL_ });
+    await assert.rejects(bounded({ proof: await mint(), agent: await agent(), identityToken: wit, audience: URL_ }), { code: "unavailable" });
+    clock += 400_000; // past every lifetime the first proof could have had
+    const later = await mintProofToken(key, { aud: URL_, identityToken: wit, claims: { iat: Math.floor(clock / 1000), exp: Math.floor(clock / 1000) + 60 } });
+    await bounded({ proof: later, agent: await agent(), identityToken: wit, audience: URL_ });
+  });
+
   it("an identity token whose cnf.jwk holds private key material is refused", async function () {
     const leaky = await ids.agentToken(AGENT, { claims: { cnf: { jwk: { ...key.publicJwk, d: "AAAA" } } } });
     await assert.rejects(createAgentVerifier(ids.identity)(leaky), { code: "token_claims_invalid" });

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { main as cli } from "../../src/cli/index.js";
 import { refundRequest, startStack, type TestStack } from "../support/stack.js";
 
@@ -128,6 +129,24 @@ describe("countersign CLI (real Temporal server)", function () {
     assert.match(out, /"payment_id": "pay_77"/);
     assert.match(out, /"name": "Casey"/);
     assert.ok(!out.includes("4111111111111111") && !out.includes("c@example.test"), "redacted fields stay hidden");
+  });
+
+  it("show refuses to print arguments of a tool its config has no redaction rules for", async function () {
+    const body = refundRequest({ arguments: { payment_id: "pay_78", card_number: "4000000000000002" } });
+    const id = (await stack.http("POST", "/v1/approvals", await stack.agentHeaders("alice"), body)).body.id as string;
+    const raw = parseYaml(readFileSync(stack.configFile, "utf8")) as { tools: Record<string, unknown> };
+    delete raw.tools["payments.refund"];
+    const otherConfig = join(stack.dir, "other.config.yaml");
+    writeFileSync(otherConfig, stringifyYaml(raw));
+    const res = await run(["--config", otherConfig, "show", id]);
+    assert.equal(res.code, 1);
+    assert.match(res.err, /unknown_tool/);
+    assert.ok(!res.out.includes("4000000000000002"));
+  });
+
+  it("replay without exactly one source is a usage error (exit 2), not a replay failure", async function () {
+    assert.equal((await run(["--config", stack.configFile, "replay"])).code, 2);
+    assert.equal((await run(["--config", stack.configFile, "replay", "--id", "a", "--query", "b"])).code, 2);
   });
 
   it("deny from the terminal ends a pending approval", async function () {

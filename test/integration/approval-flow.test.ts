@@ -265,6 +265,9 @@ describe("approval flow (real Temporal server)", function () {
     const unknownTool = await stack.http("POST", "/v1/approvals", headers, refundRequest({ tool: "nope.tool" }));
     assert.equal(unknownTool.status, 403);
     assert.equal(unknownTool.body.error.code, "unknown_tool");
+    const proto = await stack.http("POST", "/v1/approvals", headers, `{"requestId":"r-proto","tenant":"acme","tool":"payments.refund","arguments":{"a":1,"__proto__":{"admin":true}},"intent":{"taskId":"t","summary":"s"}}`);
+    assert.equal(proto.status, 400);
+    assert.equal(proto.body.error.code, "invalid_request");
     const notJson = await stack.http("POST", "/v1/approvals", { ...headers, "content-type": "text/plain" }, undefined);
     assert.equal(notJson.status, 415);
     const broken = await fetch(`${stack.baseUrl}/v1/approvals`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: "{" });
