@@ -14,7 +14,9 @@ import {
 import type { Activities } from "../activities/index.js";
 import type { RequestDecision } from "../src/policy/engine.js";
 import {
+  approvedBy,
   decideUpdate,
+  FINAL_STATUSES,
   redeemUpdate,
   revokeUpdate,
   requestQuery,
@@ -113,7 +115,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
       atMs: Date.now(),
     });
   };
-  const approvals = (): number => state.decisions.filter((d) => d.decision === "approve").length;
+  const approvals = (): number => approvedBy(state).length;
   const quorumReached = (): boolean => state.routing !== undefined && approvals() >= state.routing.quorum;
   /**
    * A re-check passes only if policy still allows *and* what it asks for now is already satisfied:
@@ -244,9 +246,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
         if (typeof r.by !== "string" || r.by.length === 0 || r.by.length > MAX_NAME_LENGTH) reject("invalid_request", "by must be set");
         if (r.reason !== undefined && (typeof r.reason !== "string" || r.reason.length > 2000)) reject("invalid_request", "reason too long");
         if (redeeming) reject("approval_not_pending", "grant is being redeemed");
-        if (state.status !== "pending" && state.status !== "approved" && state.status !== "verifying") {
-          reject("approval_not_pending", `approval is ${state.status}`);
-        }
+        if (FINAL_STATUSES.includes(state.status)) reject("approval_not_pending", `approval is ${state.status}`);
       },
     },
   );
@@ -322,7 +322,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     }
 
     // 6. Mint the one-shot grant.
-    const approvers = state.decisions.filter((d) => d.decision === "approve").map((d) => d.approver);
+    const approvers = approvedBy(state);
     const lastPolicy = state.policy[state.policy.length - 1];
     let grant;
     try {

@@ -4,13 +4,14 @@ import { defineSearchAttributeKey, SearchAttributeType } from "@temporalio/commo
 import { defineQuery, defineUpdate } from "@temporalio/workflow";
 import type { RequestFacts } from "../src/policy/engine.js";
 
-/** Default task queue; `temporal.taskQueue` in the config overrides it. */
-export const DEFAULT_TASK_QUEUE = "countersign";
-
 export const APPROVAL_STATUSES = ["verifying", "pending", "approved", "denied", "expired", "revoked", "redeemed", "failed"] as const;
 export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
 /** Statuses after which nothing can change. */
 export const FINAL_STATUSES: readonly ApprovalStatus[] = ["denied", "expired", "revoked", "redeemed", "failed"];
+/** Statuses in which nobody has decided yet; callers see `verifying` as `pending`. */
+export const UNDECIDED_STATUSES: readonly ApprovalStatus[] = ["verifying", "pending"];
+/** Statuses of an approval that can still change: undecided, or approved and not yet redeemed. */
+export const OPEN_STATUSES: readonly ApprovalStatus[] = APPROVAL_STATUSES.filter((s) => !FINAL_STATUSES.includes(s));
 
 /** JSON value, as arguments travel (encrypted) through the history. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -102,6 +103,11 @@ export interface ApprovalState {
   redeemedAtMs?: number;
 }
 
+/** Who has approved so far, in decision order. */
+export function approvedBy(state: Pick<ApprovalState, "decisions">): string[] {
+  return state.decisions.filter((d) => d.decision === "approve").map((d) => d.approver);
+}
+
 export interface DecideInput {
   approver: string;
   decision: "approve" | "deny";
@@ -130,14 +136,7 @@ export interface RevokeInput {
 
 export const stateQuery = defineQuery<ApprovalState>("state");
 /** What was asked, arguments included, for approvers' views (redacted there per the tool catalog). */
-export interface ApprovalRequest {
-  tenant: string;
-  tool: string;
-  arguments: Json;
-  target?: { type: string; id: string };
-  intent: { taskId: string; summary: string };
-  reason?: string;
-}
+export type ApprovalRequest = Pick<ApprovalInput, "tenant" | "tool" | "arguments" | "target" | "intent" | "reason">;
 export const requestQuery = defineQuery<ApprovalRequest>("request");
 export const decideUpdate = defineUpdate<ApprovalState, [DecideInput]>("decide");
 export const redeemUpdate = defineUpdate<RedeemResult, [RedeemInput]>("redeem");

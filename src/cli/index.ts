@@ -17,7 +17,7 @@ import { rotateKey } from "../grants/key-store.js";
 import { createLogger } from "../log.js";
 import { runDev, runServer, runWorker } from "../runtime/processes.js";
 import { connectClient, temporalTarget } from "../temporal/connection.js";
-import type { ApprovalState } from "../../workflows/definitions.js";
+import { approvedBy, type ApprovalState } from "../../workflows/definitions.js";
 import { ensureDemoIdentities } from "../../examples/demo-identities.js";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -133,7 +133,7 @@ Try an approval (in another terminal):
       if (request.reason !== undefined) console.log(`reason: ${request.reason}`);
       if (request.target !== undefined) console.log(`resource: ${request.target.type}::"${request.target.id}"`);
       if (state.routing !== undefined) {
-        const approved = state.decisions.filter((d) => d.decision === "approve").map((d) => d.approver);
+        const approved = approvedBy(state);
         console.log(`approvals ${approved.length}/${state.routing.quorum} from [${state.routing.approverGroups.join(", ")}]${approved.length > 0 ? `: ${approved.join(", ")}` : ""}; deadline ${new Date(state.routing.deadlineAtMs).toISOString()}`);
       }
       console.log(`arguments (sha256 ${state.argsSha256}):`);

@@ -10,12 +10,13 @@ import {
   type WorkflowHandle,
 } from "@temporalio/client";
 import { ApplicationFailure, TypedSearchAttributes } from "@temporalio/common";
-import { ApprovalError, CountersignError, isErrorCode } from "../errors.js";
+import { ApprovalError, CountersignError, isErrorCode, RequestError } from "../errors.js";
 import { approvalWorkflow } from "../../workflows/approval.js";
 import {
   agentSearchAttribute,
   decideUpdate,
   FINAL_STATUSES,
+  OPEN_STATUSES,
   principalSearchAttribute,
   redeemUpdate,
   revokeUpdate,
@@ -32,6 +33,9 @@ import {
   type RedeemResult,
   type RevokeInput,
 } from "../../workflows/definitions.js";
+
+/** Tenant names: safe to quote in a visibility query. The HTTP edge refuses others at filing. */
+export const TENANT_PATTERN = /^[A-Za-z0-9._:@-]{1,256}$/;
 
 /** Default bound on a query or Update waiting for a worker, in ms; past it the caller gets `unavailable`. */
 export const DEFAULT_RPC_DEADLINE_MS = 30_000;
@@ -76,7 +80,7 @@ const isResourceExhausted = (err: unknown): boolean => hasGrpcCode(err, 8);
 
 function isCompletedError(err: unknown): boolean {
   const text = String((err as Error | undefined)?.message ?? "");
-  return /already completed|workflow execution already completed/i.test(text);
+  return /already completed/i.test(text);
 }
 
 export class ApprovalsClient {
@@ -146,16 +150,15 @@ export class ApprovalsClient {
   }
 
   /**
-   * Long-poll: wait until the status is no longer `from` (one status or several) or `waitMs` passes. Event-driven and
+   * Long-poll: wait until the status is none of `from` or `waitMs` passes. Event-driven and
    * read-only: it long-polls the workflow's history for new events (Temporal's own `waitNewEvent`)
    * and re-reads the state when one lands, so waiting agents never spend the workflow's Update budget.
    */
-  async waitForStatusChange(id: string, from: ApprovalState["status"] | ReadonlyArray<ApprovalState["status"]>, waitMs: number): Promise<ApprovalState> {
-    const waiting = (s: ApprovalState): boolean => (typeof from === "string" ? s.status === from : from.includes(s.status));
+  async waitForStatusChange(id: string, from: ReadonlyArray<ApprovalState["status"]>, waitMs: number): Promise<ApprovalState> {
     const until = Date.now() + waitMs;
     let state = await this.state(id);
     let nextPageToken: Uint8Array | undefined;
-    while (waiting(state) && !FINAL_STATUSES.includes(state.status) && Date.now() < until) {
+    while (from.includes(state.status) && !FINAL_STATUSES.includes(state.status) && Date.now() < until) {
       let page;
       try {
         page = await this.client.withDeadline(until, () =>
@@ -218,10 +221,17 @@ export class ApprovalsClient {
     );
   }
 
-  /** Open approvals (pending or approved and unredeemed), newest first, from Temporal visibility. */
+  /**
+   * Open approvals (undecided, or approved and unredeemed), newest first, from Temporal visibility.
+   * @throws RequestError `invalid_request` for a tenant name that could not be quoted safely in the query.
+   */
   async pending(tenant?: string, limit = 100): Promise<Array<{ id: string; tenant: string; tool: string; principal: string; agent: string; status: string; startedAt: Date }>> {
-    const clauses = [`${statusSearchAttribute.name} IN ('pending', 'approved', 'verifying')`, `ExecutionStatus = 'Running'`];
-    if (tenant !== undefined) clauses.push(`${tenantSearchAttribute.name} = '${tenant.replace(/'/g, "")}'`);
+    const clauses = [`${statusSearchAttribute.name} IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(", ")})`, `ExecutionStatus = 'Running'`];
+    if (tenant !== undefined) {
+      // Refuse rather than rewrite: a stripped quote would silently list another tenant.
+      if (!TENANT_PATTERN.test(tenant)) throw new RequestError("invalid_request", "tenant must be 1-256 letters, digits, '.', '_', ':', '@', '-'");
+      clauses.push(`${tenantSearchAttribute.name} = '${tenant}'`);
+    }
     const out = [];
     for await (const wf of this.client.workflow.list({ query: clauses.join(" AND ") })) {
       const sa = wf.typedSearchAttributes;

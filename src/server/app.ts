@@ -10,11 +10,10 @@ import type { VerifiedPrincipal } from "../auth/verify-principal.js";
 import { approvalId, type ApprovalsClient } from "../client/approvals.js";
 import { ApprovalError, AuthError, CountersignError, RequestError, toCountersignError } from "../errors.js";
 import { argsSha256 } from "../grants/args-hash.js";
-import { checkBinding } from "../grants/verify.js";
-import { verifyGrant } from "../grants/verify.js";
+import { checkBinding, verifyGrant } from "../grants/verify.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../runtime/services.js";
-import type { ApprovalInput, ApprovalState } from "../../workflows/definitions.js";
+import { UNDECIDED_STATUSES, type ApprovalInput, type ApprovalState } from "../../workflows/definitions.js";
 import { Metrics } from "./metrics.js";
 import { ApprovalIdSchema, CreateApprovalBodySchema, RedeemBodySchema, RevokeBodySchema, WaitQuerySchema } from "./schemas.js";
 import { approvalView } from "./view.js";
@@ -182,9 +181,9 @@ export function createApp(deps: AppDeps): Hono {
       throw new ApprovalError("idempotency_conflict", "requestId was already used for a different request");
     }
     if (started.created) metrics.approvalsCreated.inc({ tool: input.tool });
-    if (state.status === "verifying") state = await approvals.waitForStatusChange(id, "verifying", FIRST_DECISION_WAIT_MS);
+    if (state.status === "verifying") state = await approvals.waitForStatusChange(id, ["verifying"], FIRST_DECISION_WAIT_MS);
     logger.info({ approvalId: id, tenant: input.tenant, tool: input.tool, status: state.status, created: started.created }, "approval requested");
-    return c.json(approvalView(state, viewer(agent)), state.status === "pending" || state.status === "verifying" ? 202 : 200);
+    return c.json(approvalView(state, viewer(agent)), UNDECIDED_STATUSES.includes(state.status) ? 202 : 200);
   });
 
   app.get("/v1/approvals/:id", async (c) => {
@@ -194,8 +193,8 @@ export function createApp(deps: AppDeps): Hono {
     let state = await ownState(id, principal, agent);
     // The wait holds the answer only while nobody has decided: an approved, denied or closed
     // approval is answered at once, so an agent that polls after the decision never waits for nothing.
-    if (wait > 0 && (state.status === "pending" || state.status === "verifying")) {
-      state = await approvals.waitForStatusChange(id, ["verifying", "pending"], wait * 1000);
+    if (wait > 0 && UNDECIDED_STATUSES.includes(state.status)) {
+      state = await approvals.waitForStatusChange(id, UNDECIDED_STATUSES, wait * 1000);
     }
     return c.json(approvalView(state, viewer(agent)));
   });

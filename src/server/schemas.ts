@@ -1,5 +1,6 @@
 // zod schemas of the HTTP API's request bodies and query strings (untrusted input enters here).
 import { z } from "zod";
+import { TENANT_PATTERN } from "../client/approvals.js";
 
 /** Any JSON value; arguments are opaque to countersign apart from their canonical hash. */
 export const JsonSchema: z.ZodType<import("../../workflows/definitions.js").Json> = z.lazy(() =>
@@ -13,7 +14,7 @@ export const CreateApprovalBodySchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,128}$/, "1-128 characters: letters, digits, '.', '_', ':', '-'")
     .optional(),
-  tenant: Name,
+  tenant: z.string().regex(TENANT_PATTERN, "1-256 letters, digits, '.', '_', ':', '@', '-'"),
   tool: Name,
   arguments: JsonSchema,
   resource: z.strictObject({ type: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*$/), id: Name }).optional(),

@@ -1,5 +1,5 @@
 // What the HTTP API shows of an approval. The grant is shown only to the agent it is bound to.
-import type { ApprovalState } from "../../workflows/definitions.js";
+import { approvedBy, UNDECIDED_STATUSES, type ApprovalState } from "../../workflows/definitions.js";
 
 export interface ApprovalView {
   id: string;
@@ -22,9 +22,9 @@ export interface ApprovalView {
 
 /** `viewer`: the authenticated agent asking, with the thumbprint of the key it proved, if any. */
 export function approvalView(state: ApprovalState, viewer: { spiffeId: string; jkt?: string } | undefined): ApprovalView {
-  const approvers = state.decisions.filter((d) => d.decision === "approve").map((d) => d.approver);
+  const approvers = approvedBy(state);
   const last = state.policy[state.policy.length - 1];
-  const decided = state.status !== "pending" && state.status !== "verifying";
+  const decided = !UNDECIDED_STATUSES.includes(state.status);
   const view: ApprovalView = {
     id: state.id,
     // `verifying` lasts for the first activity only; to callers it is simply not decided yet.

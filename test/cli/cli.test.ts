@@ -61,6 +61,12 @@ describe("countersign CLI (real Temporal server)", function () {
     }
   });
 
+  it("pending refuses a tenant name it could not quote safely instead of listing another tenant", async function () {
+    const res = await run(["--config", stack.configFile, "pending", "--tenant", "acme' OR CountersignTenant = 'globex"]);
+    assert.equal(res.code, 1);
+    assert.match(res.err, /invalid_request/);
+  });
+
   it("audit tells who asked, what policy decided, who approved, the grant and the redemption, without secrets", async function () {
     const { code, out } = await run(["--config", stack.configFile, "audit", redeemedId]);
     assert.equal(code, 0);

@@ -115,7 +115,7 @@ permit (principal, action == Action::"request", resource) when { principal.nope 
   it("with no decision before the deadline the approval expires and fails closed", async function () {
     stack.writeTenantFile("policies/payments.cedar", original.payments.replace(/@deadline_seconds\("\d+"\)/g, '@deadline_seconds("2")'));
     const { id } = await pendingRefund(stack);
-    const state = await stack.approvals.waitForStatusChange(id, "pending", 30_000);
+    const state = await stack.approvals.waitForStatusChange(id, ["pending"], 30_000);
     assert.equal(state.status, "expired");
     assert.equal(state.reasonCode, "approval_deadline_passed");
     await assert.rejects(stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" }), { code: "approval_not_pending" });
@@ -185,7 +185,7 @@ describe("grant expiry (real Temporal server)", function () {
     const approved = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
     assert.equal(approved.status, "approved");
     const grant = approved.grant?.token;
-    const expired = await stack.approvals.waitForStatusChange(id, "approved", 30_000);
+    const expired = await stack.approvals.waitForStatusChange(id, ["approved"], 30_000);
     assert.equal(expired.status, "expired");
     assert.equal(expired.reasonCode, "grant_expired");
     const res = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant, tool: "payments.refund", arguments: body.arguments });
