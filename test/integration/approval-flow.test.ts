@@ -3,15 +3,8 @@ import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { main as cli } from "../../src/cli/index.js";
 import { argsSha256 } from "../../src/grants/args-hash.js";
-import { AGENT, KB_SERVER, OTHER_AGENT, PAYMENTS_SERVER, refundRequest, startStack, type TestStack } from "../support/stack.js";
+import { AGENT, KB_SERVER, OTHER_AGENT, PAYMENTS_SERVER, refundRequest, requestPendingRefund, startStack, type TestStack } from "../support/stack.js";
 
-async function requestRefund(stack: TestStack, overrides: Record<string, unknown> = {}, principal = "alice"): Promise<{ id: string; body: Record<string, unknown> }> {
-  const body = refundRequest(overrides);
-  const res = await stack.http("POST", "/v1/approvals", await stack.agentHeaders(principal), body);
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  assert.equal(res.body.status, "pending");
-  return { id: res.body.id as string, body };
-}
 
 async function approvedGrant(stack: TestStack, id: string, principal = "alice"): Promise<string> {
   const res = await stack.http("GET", `/v1/approvals/${id}?wait=5`, await stack.agentHeaders(principal)); // answers at once: already decided
@@ -31,7 +24,7 @@ describe("approval flow (real Temporal server)", function () {
   });
 
   it("a request approved by an entitled approver yields a grant that redeems exactly once", async function () {
-    const { id, body } = await requestRefund(stack);
+    const { id, body } = await requestPendingRefund(stack);
     const decided = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
     assert.equal(decided.status, "approved");
 
@@ -62,7 +55,7 @@ describe("approval flow (real Temporal server)", function () {
   });
 
   it("the agent sees the grant but the status view never shows it to anyone else", async function () {
-    const { id } = await requestRefund(stack);
+    const { id } = await requestPendingRefund(stack);
     await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
     const other = await stack.http("GET", `/v1/approvals/${id}`, await stack.agentHeaders("alice", OTHER_AGENT));
     assert.equal(other.status, 404);
@@ -72,7 +65,7 @@ describe("approval flow (real Temporal server)", function () {
   });
 
   it("an approver's denial ends the approval as denied, without a grant", async function () {
-    const { id } = await requestRefund(stack);
+    const { id } = await requestPendingRefund(stack);
     const state = await stack.approvals.decide(id, { approver: "bob", decision: "deny", reason: "not a duplicate", via: "api" });
     assert.equal(state.status, "denied");
     assert.equal(state.reasonCode, "denied_by_approver");
@@ -82,14 +75,14 @@ describe("approval flow (real Temporal server)", function () {
   });
 
   it("an approver without the role is refused and the approval stays pending", async function () {
-    const { id } = await requestRefund(stack);
+    const { id } = await requestPendingRefund(stack);
     await assert.rejects(stack.approvals.decide(id, { approver: "dave", decision: "approve", via: "api" }), { code: "approver_not_entitled" });
     await assert.rejects(stack.approvals.decide(id, { approver: "erin", decision: "approve", via: "api" }), { code: "approver_not_entitled" });
     assert.equal((await stack.approvals.state(id)).status, "pending");
   });
 
   it("approve from the CLI goes through the same checks as any other approver", async function () {
-    const { id } = await requestRefund(stack);
+    const { id } = await requestPendingRefund(stack);
     const refused = await cli(["node", "countersign", "--config", stack.configFile, "approve", id, "--as", "dave"]);
     assert.equal(refused, 1);
     assert.equal((await stack.approvals.state(id)).status, "pending");
@@ -101,7 +94,7 @@ describe("approval flow (real Temporal server)", function () {
   });
 
   it("quorum 2 needs two different approvers", async function () {
-    const { id } = await requestRefund(stack, { tool: "payments.bulk_refund", arguments: { payment_ids: ["pay_1", "pay_2"] } });
+    const { id } = await requestPendingRefund(stack, { tool: "payments.bulk_refund", arguments: { payment_ids: ["pay_1", "pay_2"] } });
     const afterFirst = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
     assert.equal(afterFirst.status, "pending");
     await assert.rejects(stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" }), { code: "already_decided" });
@@ -112,13 +105,13 @@ describe("approval flow (real Temporal server)", function () {
   });
 
   it("a decision on a closed approval is refused with approval_not_pending", async function () {
-    const { id } = await requestRefund(stack);
+    const { id } = await requestPendingRefund(stack);
     await stack.approvals.decide(id, { approver: "bob", decision: "deny", via: "api" });
     await assert.rejects(stack.approvals.decide(id, { approver: "carol", decision: "approve", via: "api" }), { code: "approval_not_pending" });
   });
 
   it("redemption with other arguments, another tool or another audience is a binding mismatch and burns nothing", async function () {
-    const { id, body } = await requestRefund(stack);
+    const { id, body } = await requestPendingRefund(stack);
     await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
     const grant = await approvedGrant(stack, id);
     const tool = await stack.toolHeaders();
@@ -139,7 +132,7 @@ describe("approval flow (real Temporal server)", function () {
   });
 
   it("argument key order does not matter: the binding is over RFC 8785 canonical JSON", async function () {
-    const { id } = await requestRefund(stack, { arguments: { b: 2, a: 1, nested: { y: [1, 2], x: "é" } } });
+    const { id } = await requestPendingRefund(stack, { arguments: { b: 2, a: 1, nested: { y: [1, 2], x: "é" } } });
     await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
     const grant = await approvedGrant(stack, id);
     const res = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant, tool: "payments.refund", arguments: { nested: { x: "é", y: [1, 2] }, a: 1, b: 2 } });
@@ -147,7 +140,7 @@ describe("approval flow (real Temporal server)", function () {
   });
 
   it("of 50 concurrent redemptions of one grant exactly one succeeds", async function () {
-    const { id, body } = await requestRefund(stack);
+    const { id, body } = await requestPendingRefund(stack);
     await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
     const grant = await approvedGrant(stack, id);
     const headers = await stack.toolHeaders();
@@ -193,7 +186,7 @@ describe("approval flow (real Temporal server)", function () {
   });
 
   it("the principal can revoke a pending approval; someone else cannot", async function () {
-    const { id } = await requestRefund(stack);
+    const { id } = await requestPendingRefund(stack);
     const stranger = await stack.http("POST", `/v1/approvals/${id}/revoke`, { authorization: `Bearer ${await stack.ids.principalToken("dave")}` }, {});
     assert.equal(stranger.status, 404);
     const res = await stack.http("POST", `/v1/approvals/${id}/revoke`, { authorization: `Bearer ${await stack.ids.principalToken("alice")}` }, { reason: "wrong ticket" });
@@ -203,7 +196,7 @@ describe("approval flow (real Temporal server)", function () {
   });
 
   it("a revoked grant can no longer be redeemed", async function () {
-    const { id, body } = await requestRefund(stack);
+    const { id, body } = await requestPendingRefund(stack);
     await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
     const grant = await approvedGrant(stack, id);
     const code = await cli(["node", "countersign", "--config", stack.configFile, "revoke", id, "--as", "ops"]);
@@ -214,7 +207,7 @@ describe("approval flow (real Temporal server)", function () {
   });
 
   it("a long-poll returns as soon as the decision lands", async function () {
-    const { id } = await requestRefund(stack);
+    const { id } = await requestPendingRefund(stack);
     const poll = stack.http("GET", `/v1/approvals/${id}?wait=30`, await stack.agentHeaders("alice"));
     await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
     const res = await poll;
@@ -223,7 +216,7 @@ describe("approval flow (real Temporal server)", function () {
   });
 
   it("many agents long-polling one approval do not hold up its decision", async function () {
-    const { id } = await requestRefund(stack);
+    const { id } = await requestPendingRefund(stack);
     const headers = await stack.agentHeaders("alice");
     const polls = Array.from({ length: 15 }, () => stack.http("GET", `/v1/approvals/${id}?wait=30`, headers));
     const decided = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
@@ -235,7 +228,7 @@ describe("approval flow (real Temporal server)", function () {
   });
 
   it("a long-poll with nothing happening answers with the unchanged state when the wait ends", async function () {
-    const { id } = await requestRefund(stack);
+    const { id } = await requestPendingRefund(stack);
     const res = await stack.http("GET", `/v1/approvals/${id}?wait=1`, await stack.agentHeaders("alice"));
     assert.equal(res.status, 200);
     assert.equal(res.body.status, "pending");

@@ -1,5 +1,6 @@
 // Integration harness: a complete countersign (worker + HTTP server) against the suite's real
 // Temporal dev server, with the example tenant's policies and directory copied into a temp dir.
+import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -182,4 +183,25 @@ export function refundRequest(overrides: Record<string, unknown> = {}): Record<s
     intent: { taskId: "ticket-1042", summary: "Refund the duplicate charge" },
     ...overrides,
   };
+}
+
+/** File a refund request as `principal`'s agent and check it is waiting for approvers. */
+export async function requestPendingRefund(
+  stack: TestStack,
+  overrides: Record<string, unknown> = {},
+  principal = "alice",
+): Promise<{ id: string; body: Record<string, unknown> }> {
+  const body = refundRequest(overrides);
+  const res = await stack.http("POST", "/v1/approvals", await stack.agentHeaders(principal), body);
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  assert.equal(res.body.status, "pending");
+  return { id: res.body.id as string, body };
+}
+
+/** Assert that none of the named secrets (each long enough to be meaningful) occurs in `haystack`. */
+export function assertNoSecrets(haystack: string | Buffer, secrets: Record<string, string>, where: string): void {
+  for (const [name, secret] of Object.entries(secrets)) {
+    assert.ok(secret.length > 10, `${name} is a real value`);
+    assert.equal(haystack.includes(secret), false, `${name} appears in ${where}`);
+  }
 }
