@@ -1,12 +1,12 @@
 // Grant-signing keys: Ed25519 key pairs in a JSON key file. The newest key (last in the file) signs;
 // every key in the file verifies, so grants minted before a rotation stay valid until they expire.
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { statSync } from "node:fs";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from "jose";
 import type { CryptoKey, JWK } from "jose";
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
-import { createKeyFileIfMissing, keyFileExists, readKeyFile, replaceKeyFile } from "./key-file.js";
+import { WatchedFiles } from "../watched-files.js";
+import { createKeyFileIfMissing, keyFileExists, parseKeyJson, readKeyFile, replaceKeyFile } from "./key-file.js";
 
 /** JWS algorithm of every grant. */
 export const GRANT_ALG = "EdDSA";
@@ -51,15 +51,6 @@ export interface KeyStore {
   refresh(): Promise<void>;
 }
 
-/** Identity of the file's current content as far as `stat` can tell: inode, size, mtime (ns). */
-function fileSignature(file: string): string {
-  try {
-    const s = statSync(file, { bigint: true });
-    return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-  } catch {
-    return "missing";
-  }
-}
 
 const WHAT = "grant key file";
 
@@ -69,17 +60,34 @@ const WHAT = "grant key file";
  * @throws ConfigError `key_file_invalid` when the file is missing, unreadable or malformed.
  */
 export async function loadKeyStore(file: string): Promise<KeyStore> {
-  let signature = fileSignature(file);
-  let store = await buildKeyStore(await readKeyFile(file, GrantKeyFileSchema, WHAT), file);
+  // The same change detection as policies: stat signature, content re-check inside the racy window.
+  const watched = new WatchedFiles(() => [file]);
+  const load = async (): Promise<Omit<KeyStore, "refresh">> => {
+    const read = watched.read();
+    const text = read.files[0]?.text;
+    if (read.error !== undefined || text === undefined) throw new ConfigError("key_file_invalid", `cannot read ${WHAT} ${file}: ${read.error ?? "no content"}`);
+    return buildKeyStore(parseKeyJson(text, GrantKeyFileSchema, `${WHAT} ${file}`), file);
+  };
+  // A file that stops loading is remembered as broken (not merely "seen"): every later use fails
+  // closed until the file changes again and loads.
+  let store: Omit<KeyStore, "refresh"> | ConfigError = await load();
+  const current = (): Omit<KeyStore, "refresh"> => {
+    if (store instanceof ConfigError) throw store;
+    return store;
+  };
   return {
-    signingKey: () => store.signingKey(),
-    verificationKey: (kid) => store.verificationKey(kid),
-    jwks: () => store.jwks(),
+    signingKey: () => current().signingKey(),
+    verificationKey: (kid) => current().verificationKey(kid),
+    jwks: () => current().jwks(),
     async refresh() {
-      const current = fileSignature(file);
-      if (current === signature) return;
-      store = await buildKeyStore(await readKeyFile(file, GrantKeyFileSchema, WHAT), file);
-      signature = current;
+      if (watched.changed()) {
+        try {
+          store = await load();
+        } catch (err) {
+          store = err instanceof ConfigError ? err : new ConfigError("key_file_invalid", `${WHAT} ${file} could not be loaded`, { cause: err });
+        }
+      }
+      current();
     },
   };
 }

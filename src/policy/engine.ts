@@ -5,7 +5,7 @@ import { decideApproval } from "./authorize-approval.js";
 import { decideRequest } from "./authorize-request.js";
 import { parseDirectory, type Directory, type DirectoryUser } from "./directory.js";
 import { listPolicyFiles, loadPolicySet, type LoadedPolicySet } from "./policy-set.js";
-import { WatchedFiles } from "./watched-files.js";
+import { WatchedFiles } from "../watched-files.js";
 
 export type { DirectoryUser } from "./directory.js";
 

@@ -15,7 +15,7 @@ import { basename, join } from "node:path";
 import { ConfigError } from "../errors.js";
 import { parsePolicyRouting, type PolicyRouting } from "./annotations.js";
 import { describeCedarError, lineColumnAtChar } from "./source-location.js";
-import type { FileSetRead } from "./watched-files.js";
+import type { FileSetRead } from "../watched-files.js";
 
 /** A validated policy set, ready for `statefulIsAuthorized`. */
 export interface LoadedPolicySet {

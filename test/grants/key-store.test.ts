@@ -89,6 +89,9 @@ describe("grant key store", () => {
     assert.deepEqual(store.jwks().keys.map((k) => k.kid), [before, kid]);
     writeFileSync(file, "{ not json");
     await assert.rejects(store.refresh(), { code: "key_file_invalid" });
+    // Still broken on the next use, although the file has not changed since.
+    await assert.rejects(store.refresh(), { code: "key_file_invalid" });
+    assert.throws(() => store.verificationKey(kid), { code: "key_file_invalid" });
   });
 
   it("rotation creates the key file when there is none", async () => {

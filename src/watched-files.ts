@@ -1,4 +1,4 @@
-// Change detection for the files the policy engine loads, without a watcher: a stat signature
+// Change detection for files reloaded while running (policies, directory, grant keys), without a watcher: a stat signature
 // compared on every decision, plus a content re-check while the last read was too close to a
 // write for timestamps to be trusted (the "racy clean" problem git solves the same way).
 import { createHash } from "node:crypto";
