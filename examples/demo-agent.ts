@@ -2,7 +2,7 @@
 //   node dist/examples/demo-agent.js request          file a refund request as alice's support agent
 //   node dist/examples/demo-agent.js redeem <id>      wait for the grant, then redeem it as the payments tool server
 import { resolve } from "node:path";
-import { demoPrincipalToken, demoWorkloadToken } from "./demo-identities.js";
+import { demoPrincipalToken, demoWorkloadToken } from "../src/demo/identities.js";
 
 const base = process.env.COUNTERSIGN_URL ?? "http://127.0.0.1:8787";
 const stateDir = resolve(process.env.COUNTERSIGN_STATE_DIR ?? ".countersign");

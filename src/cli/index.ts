@@ -18,7 +18,7 @@ import { createLogger } from "../log.js";
 import { runDev, runServer, runWorker } from "../runtime/processes.js";
 import { connectClient, temporalTarget } from "../temporal/connection.js";
 import { approvedBy, type ApprovalState } from "../../workflows/definitions.js";
-import { ensureDemoIdentities } from "../../examples/demo-identities.js";
+import { ensureDemoIdentities } from "../demo/identities.js";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 

@@ -1,4 +1,4 @@
-// Demo identities for the example tenant: a stand-in OAuth issuer for humans and a SPIFFE trust
+// Demo identities for the example tenant (used by `countersign dev` and the demo agent): a stand-in OAuth issuer for humans and a SPIFFE trust
 // domain for agents and tool servers. `countersign dev` creates them on first start; the demo agent
 // uses the private keys to mint tokens. Never use these outside a laptop demo.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
