@@ -1,14 +1,15 @@
 // Every side effect of the approval workflow: identity checks, policy decisions, grant minting.
 // Built by a factory over narrow dependencies so tests can pass their own and the worker the real ones.
 import { createHash } from "node:crypto";
-import { ApplicationFailure } from "@temporalio/activity";
+import { ApplicationFailure, Context } from "@temporalio/activity";
 import { CountersignError } from "../src/errors.js";
 import type { GrantInput } from "../src/grants/mint.js";
 import { mintGrant as signGrant } from "../src/grants/mint.js";
 import type { KeyStore } from "../src/grants/key-store.js";
 import type { ApproveDecision, PolicyEngine, RequestDecision } from "../src/policy/engine.js";
 import type { VerifiedAgent } from "../src/auth/verify-agent.js";
-import type { GrantRecord, RequestFactsInput } from "../workflows/definitions.js";
+import { verifyDecision, type DecisionChannel } from "../src/decisions/assertion.js";
+import type { DecisionCheckInput, GrantRecord, RequestFactsInput } from "../workflows/definitions.js";
 
 export interface ActivityDeps {
   policy: PolicyEngine;
@@ -17,6 +18,8 @@ export interface ActivityDeps {
   /** `iss` of minted grants. */
   issuer: string;
   grantTtlSeconds: number;
+  /** Leeway for decision assertions' `iat`/`exp`, in seconds (identity.clockToleranceSeconds). */
+  clockToleranceSeconds: number;
 }
 
 /** The grant id of an approval: derived from the workflow id, so activity retries are idempotent. */
@@ -35,6 +38,9 @@ function permanent(err: unknown): never {
   }
   throw err;
 }
+
+/** The entitlement activity's answer: policy's verdict, or a refusal of the decision assertion before policy was asked. */
+export type DecisionVerdict = ApproveDecision | { decision: "deny"; reason: "decision_assertion_invalid"; message: string; policyVersion: string; policyIds: string[] };
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -60,6 +66,43 @@ export function createActivities(deps: ActivityDeps) {
     /** Step 4: may this approver approve this request now (entitlement, tenant, separation of duties)? */
     authorizeApproval(facts: RequestFactsInput & { approver: string }): Promise<ApproveDecision> {
       return Promise.resolve(deps.policy.authorizeApproval(facts));
+    },
+
+    /**
+     * Step 4, for every decision since decision assertions: first the assertion (signed by an edge
+     * with the grant keys, `typ` countersign-decision+jwt, for this approval, stating exactly this
+     * approver, decision, channel, reason and jti, unexpired); then entitlement: a member of one of the
+     * routed approver groups *and* permitted by the approve policies (separation of duties included).
+     * An assertion that does not hold is a denial with reason `decision_assertion_invalid` (and no policy asked).
+     */
+    async authorizeDecision(input: DecisionCheckInput): Promise<DecisionVerdict> {
+      try {
+        await verifyDecision(
+          deps.grantKeys,
+          input.assertion,
+          {
+            approvalId: input.approvalId,
+            approver: input.approver,
+            decision: input.decision,
+            via: input.via as DecisionChannel,
+            jti: input.jti,
+            reason: input.reason,
+            osUser: input.osUser,
+          },
+          { issuer: deps.issuer, clockToleranceSeconds: deps.clockToleranceSeconds },
+        );
+      } catch (err) {
+        if (err instanceof CountersignError && err.code === "decision_assertion_invalid") {
+          return { decision: "deny", reason: "decision_assertion_invalid", message: err.message, policyVersion: "", policyIds: [] };
+        }
+        permanent(err);
+      }
+      const verdict = deps.policy.authorizeApproval({ ...input.facts, approver: input.approver, approverGroups: input.approverGroups });
+      if (input.via === "break-glass" && verdict.decision === "allow") {
+        // The SDK's own metrics (exported by the worker's runtime telemetry, see README "Metrics").
+        Context.current().metricMeter.createCounter("countersign_break_glass_decisions", "decisions", "Break-glass decisions accepted by policy").add(1, { decision: input.decision });
+      }
+      return verdict;
     },
 
     /** Step 6: sign the one-shot grant bound to this exact call. */

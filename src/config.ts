@@ -7,6 +7,8 @@ import { z } from "zod";
 import { ConfigError } from "./errors.js";
 
 const DurationSeconds = z.number().int().positive();
+/** No approval waits longer than a year, whatever the config says. */
+const MAX_DEADLINE_CEILING_SECONDS = 365 * 24 * 3600;
 
 const JwksSourceSchema = z
   .string()
@@ -78,8 +80,13 @@ export const ConfigFileSchema = z.strictObject({
   approvals: z
     .strictObject({
       deadlineSeconds: DurationSeconds.default(900),
+      /** Longest approval deadline anything may set: `deadlineSeconds` and every policy's `@deadline_seconds`. */
+      maxDeadlineSeconds: DurationSeconds.max(MAX_DEADLINE_CEILING_SECONDS).default(7 * 24 * 3600),
+      /** Break-glass: an operator decides from the CLI without the approver's token (recorded, counted). Off unless enabled. */
+      breakGlass: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
     })
-    .prefault({}),
+    .prefault({})
+    .refine((a) => a.deadlineSeconds <= a.maxDeadlineSeconds, { message: "deadlineSeconds must not exceed maxDeadlineSeconds", path: ["deadlineSeconds"] }),
   temporal: z
     .strictObject({
       taskQueue: z.string().min(1).default("countersign"),
@@ -107,7 +114,7 @@ export interface Config {
   grants: { keyFile: string; ttlSeconds: number };
   /** Payload codec keys: from COUNTERSIGN_PAYLOAD_KEYS (JSON) when set, else the key file. */
   payloads: { keyFile: string; keysFromEnv: string | undefined };
-  approvals: { deadlineSeconds: number };
+  approvals: { deadlineSeconds: number; maxDeadlineSeconds: number; breakGlass: { enabled: boolean } };
   temporal: { taskQueue: string; namespace: string | undefined };
   logLevel: string;
 }
@@ -214,6 +221,18 @@ export function resolveConfig(raw: unknown, path: string): Config {
     temporal: { taskQueue: c.temporal.taskQueue, namespace: c.temporal.namespace },
     logLevel: process.env.COUNTERSIGN_LOG_LEVEL ?? process.env.LOG_LEVEL ?? "info",
   };
+}
+
+/** The approver's access token for `countersign approve|deny` (COUNTERSIGN_TOKEN), if set. */
+export function cliTokenFromEnv(): string | undefined {
+  const value = process.env.COUNTERSIGN_TOKEN;
+  return value === undefined || value === "" ? undefined : value;
+}
+
+/** Base URL of the countersign server for CLI verbs that use the HTTP API (COUNTERSIGN_URL), if set. */
+export function serverUrlFromEnv(): string | undefined {
+  const value = process.env.COUNTERSIGN_URL;
+  return value === undefined || value === "" ? undefined : value;
 }
 
 /** Path of a Temporal CLI binary chosen by the operator (TEMPORAL_CLI_PATH), if any. */

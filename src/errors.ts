@@ -2,7 +2,7 @@
 // Callers switch on `code`, never on message text. HTTP statuses are derived from the code here,
 // so the edge and the CLI agree on what a code means.
 
-/** Stable error codes, grouped by family. Adding one is a contract change (see CONTRACT.md). */
+/** Stable error codes, grouped by family. Adding one is a contract change (README, "Error codes"). */
 export const ERROR_STATUS = {
   // configuration and start-up (programmer/operator mistakes; fail fast)
   config_invalid: 500,
@@ -12,6 +12,8 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   not_found: 404,
+  /** A Temporal payload not encrypted by a known key (or tampered with, or moved from another approval). */
+  payload_rejected: 400,
   // identity (principal OAuth token and agent workload identity token)
   token_missing: 401,
   token_malformed: 401,
@@ -35,6 +37,10 @@ export const ERROR_STATUS = {
   unknown_tool: 403,
   approver_not_entitled: 403,
   self_approval_forbidden: 403,
+  /** A decision without a valid edge-signed decision assertion (see README, "Decision assertions"). */
+  decision_assertion_invalid: 401,
+  /** Break-glass decisions are not enabled in this config. */
+  break_glass_disabled: 403,
   approval_not_pending: 409,
   already_decided: 409,
   idempotency_conflict: 409,

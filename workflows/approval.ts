@@ -6,10 +6,12 @@ import {
   ApplicationFailure,
   condition,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from "@temporalio/workflow";
 import type { Activities } from "../activities/index.js";
 import type { RequestDecision } from "../src/policy/engine.js";
@@ -17,6 +19,7 @@ import {
   approvedBy,
   decideUpdate,
   FINAL_STATUSES,
+  isRefusedPayload,
   redeemUpdate,
   revokeUpdate,
   requestQuery,
@@ -35,19 +38,75 @@ import {
 // The main path (identity, first policy decision, re-check at quorum, signing) runs as local
 // activities: short, CPU-bound, needing only the worker's own state, and recorded as history markers
 // without a task-queue round trip each.
-const { verifyAgentIdentity, authorizeRequest, mintGrant } = proxyLocalActivities<Activities>({
+const local = proxyLocalActivities<Activities>({
   startToCloseTimeout: "10 seconds",
   retry: { maximumAttempts: 3, initialInterval: "200 milliseconds", nonRetryableErrorTypes: ["token_expired"] },
 });
 // Inside Update handlers, where many Updates can arrive at once (50 tool servers racing one grant),
 // a local activity would hold the workflow task open while new Updates queue up behind it; regular
 // activities let each Update be accepted or rejected promptly.
-const remote = proxyActivities<Activities>({
+const remoteActivities = proxyActivities<Activities>({
   startToCloseTimeout: "10 seconds",
   retry: { maximumAttempts: 3, initialInterval: "200 milliseconds" },
 });
 
+/**
+ * An activity whose result the payload codec refused (forged by someone without the payload key, or
+ * moved from another approval) fails like any other activity failure: fail closed, never read as a verdict.
+ */
+function trusted<A extends unknown[], R>(activity: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    const result = await activity(...args);
+    if (isRefusedPayload(result)) throw ApplicationFailure.create({ type: "payload_rejected", message: "an activity result was refused by the payload codec", nonRetryable: true });
+    return result;
+  };
+}
+const verifyAgentIdentity = trusted(local.verifyAgentIdentity);
+const authorizeRequest = trusted(local.authorizeRequest);
+const mintGrant = trusted(local.mintGrant);
+const remote = {
+  authorizeRequest: trusted(remoteActivities.authorizeRequest),
+  authorizeApproval: trusted(remoteActivities.authorizeApproval),
+  authorizeDecision: trusted(remoteActivities.authorizeDecision),
+};
+
 const MAX_NAME_LENGTH = 256;
+/** Refused approve-stage verdicts kept in the state; later refusals are only counted. */
+const MAX_RECORDED_REFUSALS = 20;
+/** Directory user ids as approvers: 1-256 characters, no control or format characters. */
+const APPROVER_PATTERN = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,256}$/u;
+/** A compact JWS, at most 4 KiB. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,1024}$/;
+const DECISION_VIAS: readonly string[] = ["api", "slack", "cli", "break-glass"];
+/** Patch id: decisions carry edge-signed assertions, count once, and need a routed group (see README). */
+const DECISION_ASSERTIONS_PATCH = "decision-assertions-v1";
+
+/** The closed state of a workflow whose input could not be trusted. */
+function refusedInput(workflowId: string): ApprovalState {
+  return {
+    id: workflowId,
+    status: "failed",
+    reasonCode: "payload_rejected",
+    reason: "the approval's input was refused",
+    tenant: "",
+    tool: "",
+    principal: "",
+    principalIssuer: "",
+    agent: "",
+    argsSha256: "",
+    intent: { taskId: "", summary: "" },
+    requestedAtMs: 0,
+    decisions: [],
+    policy: [],
+  };
+}
+
+/** The state without the grant token: what decisions and revocations answer (only the bound agent may hold the grant). */
+function withoutGrantToken(state: ApprovalState): ApprovalState {
+  if (state.grant === undefined) return state;
+  const { token: _token, ...grant } = state.grant;
+  return { ...state, grant: { ...grant, token: "" } };
+}
 
 function reject(type: string, message: string): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: true });
@@ -61,6 +120,13 @@ function failureCode(err: unknown): string {
 }
 
 export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalState> {
+  // An input the codec refused (not encrypted by a known key, or bound to another approval), or one
+  // filed under another approval's id, never becomes an approval.
+  if (isRefusedPayload(input) || input.approvalId !== workflowInfo().workflowId) {
+    const refused = refusedInput(workflowInfo().workflowId);
+    setHandler(stateQuery, () => refused);
+    return refused;
+  }
   const state: ApprovalState = {
     id: input.approvalId,
     status: "verifying",
@@ -80,6 +146,8 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
   let settling = false; // quorum reached; re-check and minting under way
   let redeeming = false;
   const deciding = new Set<string>();
+  /** `jti`s of decision assertions this approval has seen: each proves one decision, once. */
+  const usedAssertions = new Set<string>();
 
   const facts: RequestFactsInput = {
     tenant: input.tenant,
@@ -122,7 +190,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
    * a policy that now requires approval, or more approvers than decided, denies the stale approval.
    */
   const recheckRefusal = (verdict: RequestDecision): { reason: string; message: string } | undefined => {
-    if (verdict.decision === "deny") return { reason: verdict.reason, message: "policy denies the request now" };
+    if (verdict.decision !== "allow") return { reason: verdict.reason, message: "policy denies the request now" };
     if (verdict.approval === "required" && approvals() < verdict.routing.quorum) {
       return { reason: "policy_denied", message: `policy now requires ${verdict.routing.quorum} approval(s)` };
     }
@@ -140,21 +208,60 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     ...(input.reason !== undefined ? { reason: input.reason } : {}),
   }));
 
+  /** A quorum of approvals, or an accepted denial: the decision is made and nothing later counts. */
+  const decided = (): boolean => quorumReached() || state.decisions.some((d) => d.decision === "deny");
+  /** Why a decision arriving now cannot count, if it cannot. Checked before and again after every await. */
+  const closedToDecisions = (): { code: string; message: string } | undefined => {
+    if (decided()) return { code: "already_decided", message: "the approval has already been decided" };
+    if (state.status !== "pending" || settling) return { code: "approval_not_pending", message: `approval is ${state.status}` };
+    return undefined;
+  };
+  /** Approve-stage policy records are capped: refusals cannot grow the state (or the history's payloads) without bound. */
+  const recordApproveVerdict = (verdict: Parameters<typeof recordPolicy>[1], approver: string): void => {
+    const refusals = state.policy.filter((p) => p.stage === "approve" && p.decision === "deny").length;
+    if (verdict.decision === "deny" && refusals >= MAX_RECORDED_REFUSALS) {
+      state.unrecordedRefusals = (state.unrecordedRefusals ?? 0) + 1;
+      return;
+    }
+    recordPolicy("approve", verdict, approver);
+  };
+
   setHandler(
     decideUpdate,
     async (decision: DecideInput) => {
+      // Decisions recorded before decision assertions replay on the code that recorded them.
+      if (!patched(DECISION_ASSERTIONS_PATCH)) return legacyDecide(decision);
+      const { assertion, jti } = decision;
+      if (assertion === undefined || jti === undefined) reject("decision_assertion_invalid", "a decision needs a decision assertion");
+      validateDecision(decision); // again: validators are skipped on replay of accepted Updates, state is not
       deciding.add(decision.approver);
+      usedAssertions.add(jti);
       try {
         let verdict;
         try {
-          verdict = await remote.authorizeApproval({ ...facts, approver: decision.approver });
+          verdict = await remote.authorizeDecision({
+            approvalId: input.approvalId,
+            assertion,
+            jti,
+            approver: decision.approver,
+            decision: decision.decision,
+            via: decision.via,
+            ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
+            ...(decision.osUser !== undefined ? { osUser: decision.osUser } : {}),
+            facts,
+            approverGroups: state.routing?.approverGroups ?? [],
+          });
         } catch (err) {
           reject("unavailable", `the approver's entitlement could not be checked (${failureCode(err)})`);
         }
-        recordPolicy("approve", verdict, decision.approver);
-        if (verdict.decision === "deny") reject(verdict.reason, verdict.message);
-        // The world may have moved while policy was asked (deadline, revoke, another approver).
-        if (state.status !== "pending" || settling) reject("approval_not_pending", `approval is ${state.status}`);
+        // An unproven decision leaves no trace beyond its refusal.
+        if (verdict.decision !== "allow" && verdict.reason === "decision_assertion_invalid") reject(verdict.reason, "the decision assertion is not valid");
+        // The world may have moved while policy was asked: another approver made the quorum, a
+        // denial landed, the deadline passed or the approval was revoked. Then this decision does not count.
+        const closed = closedToDecisions();
+        if (closed !== undefined) reject(closed.code, closed.message);
+        recordApproveVerdict(verdict, decision.approver);
+        if (verdict.decision !== "allow") reject(verdict.reason, verdict.message);
         state.decisions.push({
           approver: decision.approver,
           decision: decision.decision,
@@ -163,39 +270,90 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
           atMs: Date.now(),
           policyVersion: verdict.policyVersion,
           policyIds: verdict.policyIds,
+          groups: verdict.groups ?? [],
+          assertionId: jti,
+          ...(decision.osUser !== undefined ? { osUser: decision.osUser } : {}),
         });
         if (decision.decision === "deny") {
           setStatus("denied", "denied_by_approver", decision.reason);
-          return state;
+          return withoutGrantToken(state);
         }
         if (quorumReached()) {
           // Let the caller see the outcome of the re-check and minting, not an intermediate state.
           await condition(() => state.status !== "pending");
         }
-        return state;
+        return withoutGrantToken(state);
       } finally {
         deciding.delete(decision.approver);
       }
     },
-    {
-      validator: (decision: DecideInput) => {
-        if (typeof decision.approver !== "string" || decision.approver.length === 0 || decision.approver.length > MAX_NAME_LENGTH) {
-          reject("invalid_request", "approver must be a non-empty string");
-        }
-        if (decision.decision !== "approve" && decision.decision !== "deny") reject("invalid_request", "decision must be approve or deny");
-        if (typeof decision.via !== "string" || decision.via.length === 0) reject("invalid_request", "via must be set");
-        if (decision.reason !== undefined && (typeof decision.reason !== "string" || decision.reason.length > 2000)) {
-          reject("invalid_request", "reason must be a string of at most 2000 characters");
-        }
-        if (state.status !== "pending" || settling) reject("approval_not_pending", `approval is ${state.status}`);
-        if (deciding.has(decision.approver) || state.decisions.some((d) => d.approver === decision.approver)) {
-          reject("already_decided", "this approver has already decided");
-        }
-      },
-    },
+    { validator: validateDecision },
   );
 
+  /** The decide handler as it was before decision assertions; runs only when replaying such histories. */
+  async function legacyDecide(decision: DecideInput): Promise<ApprovalState> {
+    deciding.add(decision.approver);
+    try {
+      let verdict;
+      try {
+        verdict = await remote.authorizeApproval({ ...facts, approver: decision.approver });
+      } catch (err) {
+        reject("unavailable", `the approver's entitlement could not be checked (${failureCode(err)})`);
+      }
+      recordPolicy("approve", verdict, decision.approver);
+      if (verdict.decision === "deny") reject(verdict.reason, verdict.message);
+      if (state.status !== "pending" || settling) reject("approval_not_pending", `approval is ${state.status}`);
+      state.decisions.push({
+        approver: decision.approver,
+        decision: decision.decision,
+        ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
+        via: decision.via,
+        atMs: Date.now(),
+        policyVersion: verdict.policyVersion,
+        policyIds: verdict.policyIds,
+      });
+      if (decision.decision === "deny") {
+        setStatus("denied", "denied_by_approver", decision.reason);
+        return state;
+      }
+      if (quorumReached()) await condition(() => state.status !== "pending");
+      return state;
+    } finally {
+      deciding.delete(decision.approver);
+    }
+  }
+
+  /**
+   * Everything about a decision that can be refused without I/O, so implausible decisions never
+   * reach history: shape, a refused payload, a used or expired assertion, a decided or closed
+   * approval, an approver who already decided.
+   */
+  function validateDecision(decision: DecideInput): void {
+    if (isRefusedPayload(decision)) reject("payload_rejected", "the decision payload was refused by the payload codec");
+    if (typeof decision !== "object" || decision === null) reject("invalid_request", "a decision object is expected");
+    if (typeof decision.approver !== "string" || !APPROVER_PATTERN.test(decision.approver)) {
+      reject("invalid_request", "approver must be 1-256 characters without control or format characters");
+    }
+    if (decision.decision !== "approve" && decision.decision !== "deny") reject("invalid_request", "decision must be approve or deny");
+    if (typeof decision.via !== "string" || !DECISION_VIAS.includes(decision.via)) reject("invalid_request", `via must be one of ${DECISION_VIAS.join(", ")}`);
+    if (decision.reason !== undefined && (typeof decision.reason !== "string" || decision.reason.length > 2000)) {
+      reject("invalid_request", "reason must be a string of at most 2000 characters");
+    }
+    if (decision.decision === "deny" && (decision.reason === undefined || decision.reason.trim() === "")) reject("invalid_request", "a denial needs a reason");
+    if (decision.osUser !== undefined && (typeof decision.osUser !== "string" || !APPROVER_PATTERN.test(decision.osUser))) reject("invalid_request", "osUser is malformed");
+    if (typeof decision.assertion !== "string" || !COMPACT_JWS.test(decision.assertion)) reject("decision_assertion_invalid", "a decision needs a decision assertion");
+    if (typeof decision.jti !== "string" || decision.jti.length === 0 || decision.jti.length > 64) reject("decision_assertion_invalid", "the decision assertion has no jti");
+    if (typeof decision.expiresAtMs !== "number" || decision.expiresAtMs <= Date.now()) reject("decision_assertion_invalid", "the decision assertion has expired");
+    if (usedAssertions.has(decision.jti)) reject("decision_assertion_invalid", "the decision assertion was already used");
+    const closed = closedToDecisions();
+    if (closed !== undefined) reject(closed.code, closed.message);
+    if (deciding.has(decision.approver) || state.decisions.some((d) => d.approver === decision.approver)) {
+      reject("already_decided", "this approver has already decided");
+    }
+  }
+
   const validateRedeem = (r: RedeemInput): void => {
+    if (isRefusedPayload(r)) reject("payload_rejected", "the redemption payload was refused by the payload codec");
     if (state.status === "redeemed" || redeeming) reject("grant_already_redeemed", "grant already redeemed");
     if (state.status === "expired") reject("grant_expired", "grant expired");
     if (state.status !== "approved" || state.grant === undefined) reject("invalid_grant", `approval is ${state.status}`);
@@ -204,6 +362,13 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     if (r.caller !== state.grant.audience) reject("binding_mismatch", "grant is bound to another tool server");
     if (r.tool !== input.tool) reject("binding_mismatch", "grant is bound to another tool");
     if (r.argsSha256 !== input.argsSha256) reject("binding_mismatch", "grant is bound to other arguments");
+  };
+  // The resource binding depends on nothing that changes, so the validator alone enforces it (no
+  // re-check in the handler, whose replay of histories recorded before it must not change).
+  const validateResource = (r: RedeemInput): void => {
+    const named = r.resource;
+    const approved = input.target;
+    if (named?.type !== approved?.type || named?.id !== approved?.id) reject("binding_mismatch", "grant is bound to another resource");
   };
 
   setHandler(
@@ -232,17 +397,23 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
       setStatus("redeemed");
       return { principal: input.principal.subject, agent: input.agent.spiffeId, approvalId: input.approvalId };
     },
-    { validator: validateRedeem },
+    {
+      validator: (r: RedeemInput) => {
+        validateRedeem(r);
+        validateResource(r);
+      },
+    },
   );
 
   setHandler(
     revokeUpdate,
     (r: RevokeInput) => {
       setStatus("revoked", "revoked", r.reason ?? `revoked by ${r.by}`);
-      return state;
+      return withoutGrantToken(state);
     },
     {
       validator: (r: RevokeInput) => {
+        if (isRefusedPayload(r)) reject("payload_rejected", "the revocation payload was refused by the payload codec");
         if (typeof r.by !== "string" || r.by.length === 0 || r.by.length > MAX_NAME_LENGTH) reject("invalid_request", "by must be set");
         if (r.reason !== undefined && (typeof r.reason !== "string" || r.reason.length > 2000)) reject("invalid_request", "reason too long");
         if (redeeming) reject("approval_not_pending", "grant is being redeemed");
@@ -337,6 +508,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
         approvers,
         policyVersion: lastPolicy?.policyVersion ?? "",
         ...(input.agent.jkt !== undefined ? { agentJkt: input.agent.jkt } : {}),
+        ...(input.target !== undefined ? { resource: input.target } : {}),
       });
     } catch (err) {
       if (current() === "pending" || current() === "verifying") setStatus("failed", failureCode(err), "grant could not be minted");

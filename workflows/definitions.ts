@@ -43,11 +43,17 @@ export interface DecisionRecord {
   approver: string;
   decision: "approve" | "deny";
   reason?: string;
-  /** Where it came from: `slack`, `cli`, `api`. */
+  /** Where it came from: `api`, `slack`, `cli`, `break-glass`. */
   via: string;
   atMs: number;
   policyVersion: string;
   policyIds: string[];
+  /** The routed approver groups the approver is a member of (absent on decisions recorded before groups were enforced). */
+  groups?: string[];
+  /** `jti` of the decision assertion that proved this decision (absent on decisions recorded before assertions). */
+  assertionId?: string;
+  /** Break-glass only: the operating-system user who decided. */
+  osUser?: string;
 }
 
 /** The facts policy decides on, as the workflow passes them to the policy activities. */
@@ -98,6 +104,8 @@ export interface ApprovalState {
   routing?: { approverGroups: string[]; quorum: number; deadlineAtMs: number };
   decisions: DecisionRecord[];
   policy: PolicyRecord[];
+  /** Refused decisions beyond the recorded ones (the record is capped so refusals cannot grow it without bound). */
+  unrecordedRefusals?: number;
   grant?: GrantRecord;
   redeemedBy?: string;
   redeemedAtMs?: number;
@@ -108,17 +116,59 @@ export function approvedBy(state: Pick<ApprovalState, "decisions">): string[] {
   return state.decisions.filter((d) => d.decision === "approve").map((d) => d.approver);
 }
 
+/**
+ * One approver's decision as the edge sends it. `assertion` is the edge-signed decision assertion
+ * (`typ: countersign-decision+jwt`); the other fields repeat its claims so the Update validator can
+ * refuse cheaply without verifying, and the entitlement activity checks they match. Histories
+ * recorded before assertions hold decisions without them (replayed on the legacy path only).
+ */
 export interface DecideInput {
   approver: string;
   decision: "approve" | "deny";
   reason?: string;
   via: string;
+  assertion?: string;
+  /** The assertion's `jti`: each is accepted once per approval. */
+  jti?: string;
+  /** The assertion's `exp`, epoch ms. */
+  expiresAtMs?: number;
+  /** Break-glass only: the operating-system user (also in the assertion). */
+  osUser?: string;
+}
+
+/** What the entitlement activity checks for one decision: the assertion, then policy and routed groups. */
+export interface DecisionCheckInput {
+  approvalId: string;
+  assertion: string;
+  jti: string;
+  approver: string;
+  decision: "approve" | "deny";
+  via: string;
+  reason?: string;
+  osUser?: string;
+  facts: RequestFactsInput;
+  /** The request's routed approver groups: the approver must be in one of them. */
+  approverGroups: string[];
+}
+
+/**
+ * Marker the worker's payload codec puts in place of a payload it refused (not encrypted by a known
+ * key, tampered with, or bound to another approval), so the workflow refuses the message instead of
+ * failing its task in a loop. Never stored: it exists only in the worker's memory.
+ */
+export const REFUSED_PAYLOAD = "countersign:refused-payload";
+
+/** Whether a decoded message argument is the codec's refusal marker. */
+export function isRefusedPayload(value: unknown): value is { [REFUSED_PAYLOAD]: string } {
+  return typeof value === "object" && value !== null && Object.hasOwn(value, REFUSED_PAYLOAD);
 }
 
 export interface RedeemInput {
   jti: string;
   tool: string;
   argsSha256: string;
+  /** The resource the tool server says the call touches; must equal the approved request's. */
+  resource?: { type: string; id: string };
   /** SPIFFE ID of the tool server that presented the grant. */
   caller: string;
 }

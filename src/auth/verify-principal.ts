@@ -30,6 +30,13 @@ export interface VerifiedPrincipal {
 
 const KIND = "principal token";
 
+/**
+ * Verifies a principal's access token. `requiredScopes` replaces the issuer's configured
+ * `requiredScopes` (the agent-facing gate) for endpoints that need another scope, such as the
+ * approver endpoint's `countersign:approve`.
+ */
+export type PrincipalVerifier = (token: string, opts?: { requiredScopes?: readonly string[] }) => Promise<VerifiedPrincipal>;
+
 const AgentTaskDetailSchema = z.looseObject({
   type: z.literal("agent_task"),
   task_id: z.string().min(1),
@@ -71,17 +78,17 @@ function tasksOf(claims: z.infer<typeof PrincipalClaimsSchema>): AgentTask[] {
  *
  * The returned function picks the issuer entry by the token's `iss`, verifies signature, algorithm
  * (the entry's allow-list; never `none` or HMAC), `iss`, `aud`, `exp` and `nbf` (with
- * `clockToleranceSeconds`), then checks the entry's required scopes.
+ * `clockToleranceSeconds`), then checks the entry's required scopes (or `opts.requiredScopes`).
  *
  * Rejects with AuthError `token_missing`, `token_malformed`, `token_algorithm_rejected`,
  * `token_signature_invalid`, `token_key_unknown`, `token_expired`, `token_not_yet_valid`,
  * `token_issuer_untrusted`, `token_audience_mismatch`, `token_claims_invalid` or `insufficient_scope`;
  * with `unavailable` when the issuer's keys cannot be loaded.
  */
-export function createPrincipalVerifier(identity: Config["identity"]): (token: string) => Promise<VerifiedPrincipal> {
+export function createPrincipalVerifier(identity: Config["identity"]): PrincipalVerifier {
   const issuers = new Map(identity.principals.map((entry) => [entry.issuer, { entry, keys: createKeySource(entry.jwks) }]));
 
-  return async (token) => {
+  return async (token, opts = {}) => {
     const unverified = readUnverifiedToken(token, KIND);
     if (typeof unverified.claims.iss !== "string") throw new AuthError("token_claims_invalid", `${KIND} has no issuer`);
     const trusted = issuers.get(unverified.claims.iss);
@@ -110,7 +117,7 @@ export function createPrincipalVerifier(identity: Config["identity"]): (token: s
     }
     const claims = parsed.data;
     const scopes = scopesOf(claims);
-    const missing = entry.requiredScopes.filter((scope) => !scopes.includes(scope));
+    const missing = (opts.requiredScopes ?? entry.requiredScopes).filter((scope) => !scopes.includes(scope));
     if (missing.length > 0) {
       throw new AuthError("insufficient_scope", `${KIND} lacks required scope: ${missing.join(" ")}`, { detail: { issuer: entry.issuer } });
     }

@@ -9,16 +9,22 @@ import { Command, CommanderError } from "commander";
 import { ApprovalsClient } from "../client/approvals.js";
 import { exportHistory, renderAudit, replay } from "../client/history.js";
 import { redactArguments } from "../client/redact.js";
-import { configPath, loadConfig, type Config } from "../config.js";
+import { cliTokenFromEnv, configPath, loadConfig, serverUrlFromEnv, type Config } from "../config.js";
 import { createDataConverter } from "../codec/payload-codec.js";
 import { loadPayloadKeys, rotatePayloadKey } from "../codec/payload-keys.js";
-import { CountersignError, toCountersignError } from "../errors.js";
+import { CountersignError, isErrorCode, toCountersignError } from "../errors.js";
 import { rotateKey } from "../grants/key-store.js";
 import { createLogger } from "../log.js";
 import { runDev, runServer, runWorker } from "../runtime/processes.js";
 import { connectClient, temporalTarget } from "../temporal/connection.js";
 import { approvedBy, type ApprovalState } from "../../workflows/definitions.js";
-import { ensureDemoIdentities } from "../demo/identities.js";
+import { demoApproverToken, ensureDemoIdentities } from "../demo/identities.js";
+import { submitDecision } from "../decisions/submit.js";
+import { loadKeyStore } from "../grants/key-store.js";
+import { loadPolicyEngine } from "../policy/engine.js";
+import { approvalView, type ApprovalView } from "../server/view.js";
+import { safe } from "../text/neutralise.js";
+import { userInfo } from "node:os";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
@@ -42,6 +48,47 @@ async function withClient<T>(cfg: Config, fn: (client: Client, approvals: Approv
 
 async function withApprovals<T>(cfg: Config, fn: (approvals: ApprovalsClient) => Promise<T>): Promise<T> {
   return withClient(cfg, (_client, approvals) => fn(approvals));
+}
+
+/** POST the decision to the approver endpoint; a refusal becomes the endpoint's coded error. */
+async function decideOverHttp(baseUrl: string, id: string, token: string, body: { decision: "approve" | "deny"; reason?: string }): Promise<ApprovalView> {
+  let res: Response;
+  try {
+    res = await fetch(`${baseUrl.replace(/\/+$/, "")}/v1/approvals/${encodeURIComponent(id)}/decisions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "countersign-client": "cli" },
+      body: JSON.stringify(body),
+    });
+  } catch (cause) {
+    throw new CountersignError("unavailable", `the countersign server at ${baseUrl} did not answer (set --url or COUNTERSIGN_URL)`, { cause });
+  }
+  const answer = (await res.json().catch(() => undefined)) as { error?: { code?: unknown; message?: unknown } } | undefined;
+  if (!res.ok) {
+    const code = answer?.error?.code;
+    throw new CountersignError(isErrorCode(code) ? code : "internal", typeof answer?.error?.message === "string" ? answer.error.message : `HTTP ${res.status}`);
+  }
+  return answer as ApprovalView;
+}
+
+/**
+ * Break-glass: an operator decides without the approver's token. Only when the config enables it;
+ * signed here with the grant keys (the operator needs the key file), recorded as `via: break-glass`
+ * with the operating-system user, shown in `audit` and counted by the worker's
+ * `countersign_break_glass_decisions` metric. Entitlement of `approver` is still checked by the workflow.
+ */
+async function breakGlass(cfg: Config, d: { approvalId: string; approver: string; decision: "approve" | "deny"; reason: string }): Promise<ApprovalView> {
+  if (!cfg.approvals.breakGlass.enabled) throw new CountersignError("break_glass_disabled", "break-glass decisions are off: set approvals.breakGlass.enabled in the config");
+  const grantKeys = await loadKeyStore(cfg.grants.keyFile);
+  const policy = loadPolicyEngine({ policiesDir: cfg.policiesDir, directoryFile: cfg.directoryFile, maxDeadlineSeconds: cfg.approvals.maxDeadlineSeconds });
+  const state = await withApprovals(cfg, (approvals) =>
+    submitDecision({ approvals, policy, grantKeys, issuer: cfg.issuer }, { ...d, via: "break-glass", osUser: userInfo().username }),
+  );
+  return approvalView(state, undefined);
+}
+
+function printDecision(view: ApprovalView): void {
+  const approvers = view.decision?.approvers.join(", ") ?? "";
+  console.log(safe`${view.id}  ${view.status}${view.decision?.code !== null && view.decision?.code !== undefined ? ` (${view.decision.code})` : ""}  tool=${view.tool} tenant=${view.tenant}${approvers !== "" ? `  approved by ${approvers}` : ""}`);
 }
 
 function printState(state: ApprovalState): void {
@@ -143,14 +190,29 @@ Try an approval (in another terminal):
   for (const verb of ["approve", "deny"] as const) {
     program
       .command(`${verb} <approval-id>`)
-      .description(`${verb} an approval as <user>, with the same entitlement checks as Slack`)
-      .requiredOption("--as <user>", "the directory user deciding")
-      .option("--reason <reason>", "why")
-      .action(async (id: string, opts: { as: string; reason?: string }, cmd: Command) => {
-        const state = await withApprovals(config(cmd), (a) =>
-          a.decide(id, { approver: opts.as, decision: verb, via: "cli", ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }),
-        );
-        printState(state);
+      .description(
+        `${verb} through the approver endpoint with your own access token (scope countersign:approve): the server authenticates you, ` +
+          "checks your entitlement, signs the decision assertion, and the workflow checks it all again",
+      )
+      .option("--token <token>", "your access token (default: $COUNTERSIGN_TOKEN)")
+      .option("--as <user>", "demo only: decide as this user with a token of the demo issuer `countersign dev` generated")
+      .option("--break-glass", "decide without an approver token, as --as <user>, when the config enables break-glass (recorded with your OS user)")
+      .option("--reason <reason>", verb === "deny" ? "why (required)" : "why")
+      .option("--url <url>", "countersign server (default: $COUNTERSIGN_URL, then the config's server.publicUrl)")
+      .action(async (id: string, opts: { token?: string; as?: string; breakGlass?: boolean; reason?: string; url?: string }, cmd: Command) => {
+        const cfg = config(cmd);
+        if (verb === "deny" && (opts.reason === undefined || opts.reason.trim() === "")) cmd.error("deny needs --reason", { exitCode: 2 });
+        if (opts.breakGlass === true) {
+          if (opts.as === undefined) cmd.error("--break-glass needs --as <user>: the directory user whose entitlement the decision uses", { exitCode: 2 });
+          if (opts.reason === undefined || opts.reason.trim() === "") cmd.error("--break-glass needs --reason", { exitCode: 2 });
+          printDecision(await breakGlass(cfg, { approvalId: id, approver: opts.as, decision: verb, reason: opts.reason }));
+          return;
+        }
+        const token = opts.token ?? cliTokenFromEnv();
+        if (token !== undefined && opts.as !== undefined) cmd.error("give --token or --as, not both", { exitCode: 2 });
+        if (token === undefined && opts.as === undefined) cmd.error("give your access token with --token or COUNTERSIGN_TOKEN (or --as <user> with the demo issuer)", { exitCode: 2 });
+        const bearer = token ?? (await demoApproverToken(cfg, opts.as ?? ""));
+        printDecision(await decideOverHttp(opts.url ?? serverUrlFromEnv() ?? cfg.server.publicUrl, id, bearer, { decision: verb, ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }));
       });
   }
 

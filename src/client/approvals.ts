@@ -14,6 +14,7 @@ import { ApprovalError, CountersignError, isErrorCode, RequestError } from "../e
 import { approvalWorkflow } from "../../workflows/approval.js";
 import {
   agentSearchAttribute,
+  approvedBy,
   decideUpdate,
   FINAL_STATUSES,
   OPEN_STATUSES,
@@ -203,11 +204,15 @@ export class ApprovalsClient {
     }
   }
 
-  /** Record an approver's decision; the same path for Slack, the CLI and the API. */
+  /**
+   * Send one approver's decision, with its edge-signed assertion (see `submitDecision`, the one
+   * path every edge uses). The answer never carries the grant token.
+   */
   async decide(id: string, input: DecideInput): Promise<ApprovalState> {
-    return this.update(id, (h) => h.executeUpdate(decideUpdate, { args: [input] }), (s) =>
-      new ApprovalError("approval_not_pending", `approval is ${s.status}`),
+    const state = await this.update(id, (h) => h.executeUpdate(decideUpdate, { args: [input] }), (s) =>
+      isDecided(s) ? new ApprovalError("already_decided", "the approval has already been decided") : new ApprovalError("approval_not_pending", `approval is ${s.status}`),
     );
+    return withoutGrantToken(state);
   }
 
   /** Burn the grant of approval `id` for this exact call. */
@@ -215,10 +220,12 @@ export class ApprovalsClient {
     return this.update(id, (h) => h.executeUpdate(redeemUpdate, { args: [input] }), (s) => closedGrantError(s));
   }
 
+  /** Revoke a pending approval or an unredeemed grant. The answer never carries the grant token. */
   async revoke(id: string, input: RevokeInput): Promise<ApprovalState> {
-    return this.update(id, (h) => h.executeUpdate(revokeUpdate, { args: [input] }), (s) =>
+    const state = await this.update(id, (h) => h.executeUpdate(revokeUpdate, { args: [input] }), (s) =>
       new ApprovalError("approval_not_pending", `approval is ${s.status}`),
     );
+    return withoutGrantToken(state);
   }
 
   /**
@@ -248,6 +255,19 @@ export class ApprovalsClient {
     }
     return out;
   }
+}
+
+/** Whether the approvers have decided: a quorum of approvals, or an accepted denial. */
+export function isDecided(state: ApprovalState): boolean {
+  const quorum = state.routing?.quorum;
+  return state.decisions.some((d) => d.decision === "deny") || (quorum !== undefined && approvedBy(state).length >= quorum);
+}
+
+/** The state without the grant token (only the agent the grant is bound to may ever receive it). */
+export function withoutGrantToken(state: ApprovalState): ApprovalState {
+  if (state.grant === undefined) return state;
+  const { token: _token, ...grant } = state.grant;
+  return { ...state, grant: { ...grant, token: "" } };
 }
 
 /** The answer for a redemption attempt on an approval that has already closed. */

@@ -13,11 +13,23 @@ export async function exportHistory(client: Client, id: string): Promise<string>
   return historyToJSON(await client.workflow.getHandle(id).fetchHistory());
 }
 
+/**
+ * The workflow id a history was recorded under (its start event says). Replay must use it: payloads
+ * are bound to the approval they belong to, so a history replayed under another id does not decode.
+ */
+export function recordedWorkflowId(history: { events?: Array<{ workflowExecutionStartedEventAttributes?: { workflowId?: string | null } | null }> | null }): string | undefined {
+  const id = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId;
+  return typeof id === "string" && id !== "" ? id : undefined;
+}
+
 export type HistorySource = { files: string[] } | { client: Client; ids: string[] } | { client: Client; query: string };
 
 async function* histories(source: HistorySource): AsyncIterable<{ workflowId: string; history: unknown }> {
   if ("files" in source) {
-    for (const file of source.files) yield { workflowId: file, history: historyFromJSON(JSON.parse(await readFile(file, "utf8"))) };
+    for (const file of source.files) {
+      const history = historyFromJSON(JSON.parse(await readFile(file, "utf8")));
+      yield { workflowId: recordedWorkflowId(history) ?? file, history };
+    }
   } else if ("ids" in source) {
     for (const id of source.ids) yield { workflowId: id, history: await source.client.workflow.getHandle(id).fetchHistory() };
   } else {

@@ -2,13 +2,17 @@
 // domain for agents and tool servers. `countersign dev` creates them on first start; the demo agent
 // uses the private keys to mint tokens. Never use these outside a laptop demo.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import type { Config } from "../config.js";
+import { CountersignError } from "../errors.js";
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
 
 export const DEMO_IDP_ISSUER = "https://idp.demo.test";
 export const DEMO_AUDIENCE = "countersign";
 export const DEMO_TRUST_DOMAIN = "demo.test";
 export const DEMO_SCOPE = "countersign:request";
+/** The approver scope (see README, "Scopes"). */
+const APPROVE_SCOPE = "countersign:approve";
 
 interface DemoKey {
   kid: string;
@@ -43,10 +47,35 @@ async function sign(key: DemoKey, claims: Record<string, unknown>, ttlSeconds: n
     .sign(privateKey);
 }
 
-/** An access token of the demo issuer for user `sub`. */
-export async function demoPrincipalToken(stateDir: string, sub: string, ttlSeconds = 600): Promise<string> {
+/** An access token of the demo issuer for user `sub` (scope `countersign:request` unless `scope` says otherwise). */
+export async function demoPrincipalToken(stateDir: string, sub: string, ttlSeconds = 600, scope = DEMO_SCOPE): Promise<string> {
   const { idp } = await ensureDemoIdentities(stateDir);
-  return sign(idp, { iss: DEMO_IDP_ISSUER, aud: DEMO_AUDIENCE, sub, scope: DEMO_SCOPE }, ttlSeconds);
+  return sign(idp, { iss: DEMO_IDP_ISSUER, aud: DEMO_AUDIENCE, sub, scope }, ttlSeconds);
+}
+
+/**
+ * `countersign approve|deny --as <user>`: a short-lived demo approver token for `user`, only when the
+ * config trusts the demo issuer with the key set `countersign dev` generated (its JWKS file sits beside
+ * the private key, `idp.private.json`, and lists that key). Never reads or makes keys anywhere else.
+ * @throws CountersignError `forbidden` with what to do instead, for any other configuration.
+ */
+export async function demoApproverToken(config: Config, user: string): Promise<string> {
+  const refuse = (why: string): CountersignError =>
+    new CountersignError("forbidden", `--as works only with the demo issuer that \`countersign dev\` generated (${why}); decide with the approver's own token: --token or COUNTERSIGN_TOKEN`);
+  const entry = config.identity.principals.find((p) => p.issuer === DEMO_IDP_ISSUER);
+  if (entry === undefined) throw refuse(`this config does not trust ${DEMO_IDP_ISSUER}`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry.jwks) || basename(entry.jwks) !== "idp.jwks.json") throw refuse("its keys are not the generated demo key file");
+  const dir = dirname(entry.jwks);
+  let key: DemoKey;
+  let published: { keys?: Array<{ kid?: string; x?: string }> };
+  try {
+    key = JSON.parse(readFileSync(join(dir, "idp.private.json"), "utf8")) as DemoKey;
+    published = JSON.parse(readFileSync(entry.jwks, "utf8")) as typeof published;
+  } catch {
+    throw refuse("no demo private key beside its key set; run `npm start` first");
+  }
+  if (!(published.keys ?? []).some((k) => k.kid === key.kid && k.x === key.publicJwk.x)) throw refuse("the demo key set does not hold the demo private key");
+  return sign(key, { iss: DEMO_IDP_ISSUER, aud: entry.audience, sub: user.slice(entry.subjectPrefix.length), scope: APPROVE_SCOPE }, 120);
 }
 
 /** A workload identity token (JWT-SVID style) for a workload path in the demo trust domain. */

@@ -1,5 +1,5 @@
 // The grant's claim set, as a strict zod schema: the one definition both minting (before signing)
-// and verification (after jose checked the signature) hold a grant to. See CONTRACT.md "Grant".
+// and verification (after jose checked the signature) hold a grant to. See the README, "Grants".
 import { z } from "zod";
 
 /** The `typ` header of every grant, compared exactly. */
@@ -22,6 +22,8 @@ export const GrantClaimsSchema = z.strictObject({
   tenant: NonEmpty,
   tool: NonEmpty,
   args_sha256: Sha256Base64url,
+  /** The resource the approved call touches, when the request named one; redemption must name the same. */
+  resource: z.strictObject({ type: NonEmpty, id: NonEmpty }).optional(),
   jti: NonEmpty,
   iat: EpochSeconds,
   nbf: EpochSeconds,
@@ -54,4 +56,6 @@ export interface GrantInput {
   policyVersion: string;
   /** Thumbprint of the key the agent proved possession of (`cnf.jkt`), when it proved one. */
   agentJkt?: string | undefined;
+  /** The resource the request named (`resource` claim). */
+  resource?: { type: string; id: string } | undefined;
 }

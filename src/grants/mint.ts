@@ -31,7 +31,8 @@ export interface MintedGrant {
 
 /**
  * Sign a grant with the key store's newest key. Header `{ alg: "EdDSA", typ: "countersign-grant+jwt", kid }`;
- * claims exactly as in CONTRACT.md, `nbf = iat`, `cnf` only when `input.agentJkt` is set. The claims
+ * claims exactly as in the README ("Grants"), `nbf = iat`, `cnf` only when `input.agentJkt` is set,
+ * `resource` only when `input.resource` is. The claims
  * are checked against the same schema verification uses, so a minted grant is always verifiable.
  * @throws ConfigError `config_invalid` when `ttlSeconds` is not a positive integer.
  * @throws RequestError `invalid_request` when the input would make a malformed grant (the detail lists the claim names).
@@ -51,6 +52,7 @@ export async function mintGrant(keys: KeyStore, input: GrantInput, opts: MintOpt
     tenant: input.tenant,
     tool: input.tool,
     args_sha256: input.argsSha256,
+    ...(input.resource === undefined ? {} : { resource: { type: input.resource.type, id: input.resource.id } }),
     jti,
     iat,
     nbf: iat,

@@ -76,18 +76,21 @@ export interface GrantBinding {
   tool: string;
   /** `argsSha256` of the arguments of the call being made. */
   argsSha256: string;
+  /** The resource the call touches, as the tool server names it (must equal the grant's `resource`, both absent included). */
+  resource?: { type: string; id: string } | undefined;
 }
 
 /**
  * Check that verified grant claims are bound to this call.
  * @throws GrantError `binding_mismatch`; `detail.mismatched` lists which of `audience`, `tool`,
- *   `arguments` differ (names only, never values).
+ *   `arguments`, `resource` differ (names only, never values).
  */
 export function checkBinding(claims: GrantClaims, expected: GrantBinding): void {
   const mismatched: string[] = [];
   if (claims.aud !== expected.audience) mismatched.push("audience");
   if (claims.tool !== expected.tool) mismatched.push("tool");
   if (claims.args_sha256 !== expected.argsSha256) mismatched.push("arguments");
+  if (claims.resource?.type !== expected.resource?.type || claims.resource?.id !== expected.resource?.id) mismatched.push("resource");
   if (mismatched.length > 0) {
     throw new GrantError("binding_mismatch", `the grant is not bound to this call (${mismatched.join(", ")})`, { detail: { mismatched } });
   }

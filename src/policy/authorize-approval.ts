@@ -1,29 +1,43 @@
 // Decides `Action::"approve"`: may this approver approve this request? Separation of duties is
 // enforced here, after Cedar: an approver who is the requester needs a determining permit that
 // says `@allow_self_approval("true")`.
-import type { ApproveDecision, RequestFacts } from "./engine.js";
+import type { ApprovalFacts, ApproveDecision } from "./engine.js";
 import { baseContext } from "./authorize-request.js";
 import type { Directory } from "./directory.js";
 import { evaluate } from "./evaluate.js";
 import type { LoadedPolicySet } from "./policy-set.js";
 
 /**
- * Evaluate an approval with the current policies and directory. Denies with
- * `approver_not_entitled` when the approver is not a directory user or Cedar denies or errs, and
- * with `self_approval_forbidden` when approver and requester are the same user and no determining
- * permit allows it. Never throws.
+ * Evaluate an approval with the current policies and directory. One rule, both halves enforced:
+ * the approver must be a member (directly or through parent roles) of one of the request's routed
+ * `@approvers` groups when `facts.approverGroups` is given, *and* be permitted by the
+ * `Action::"approve"` policies. Denies with `approver_not_entitled` when the approver is not a
+ * directory user, is in none of the routed groups, or Cedar denies or errs, and with
+ * `self_approval_forbidden` when approver and requester are the same user and no determining
+ * permit allows it. The allow names the matching groups. Never throws.
  */
-export function decideApproval(policies: LoadedPolicySet, directory: Directory, facts: RequestFacts & { approver: string }): ApproveDecision {
+export function decideApproval(policies: LoadedPolicySet, directory: Directory, facts: ApprovalFacts): ApproveDecision {
   const policyVersion = policies.version;
   if (directory.user(facts.approver) === undefined) {
     return { decision: "deny", reason: "approver_not_entitled", message: "the approver is not a user in the directory", policyVersion, policyIds: [] };
   }
+  const groups = facts.approverGroups === undefined ? undefined : facts.approverGroups.filter((g) => directory.rolesOf(facts.approver).includes(g));
+  if (groups !== undefined && groups.length === 0) {
+    return {
+      decision: "deny",
+      reason: "approver_not_entitled",
+      message: `the approver is in none of the groups this request was routed to (${(facts.approverGroups ?? []).join(", ")})`,
+      policyVersion,
+      policyIds: [],
+    };
+  }
+  const { approverGroups: _routed, ...requestFacts } = facts;
   const selfApproval = facts.approver === facts.principal;
   const evaluation = evaluate(policies, directory.entities, {
     principal: { type: "User", id: facts.approver },
     action: "approve",
     resource: { type: "Tool", id: facts.tool },
-    context: { ...baseContext(facts), requester: { __entity: { type: "User", id: facts.principal } }, selfApproval },
+    context: { ...baseContext(requestFacts), requester: { __entity: { type: "User", id: facts.principal } }, selfApproval },
   });
   const { policyIds } = evaluation;
   if (evaluation.decision === "deny") {
@@ -38,5 +52,5 @@ export function decideApproval(policies: LoadedPolicySet, directory: Directory, 
       policyIds,
     };
   }
-  return { decision: "allow", policyVersion, policyIds };
+  return { decision: "allow", policyVersion, policyIds, ...(groups !== undefined ? { groups } : {}) };
 }

@@ -42,6 +42,8 @@ export interface Directory {
   user(id: string): DirectoryUser | undefined;
   /** Ids of the users directly in `Role::"<group>"`, sorted. */
   usersInGroup(group: string): string[];
+  /** Ids of every `Role` the user is in, directly or through parents (Cedar's `in`), sorted; empty for an unknown user. */
+  rolesOf(userId: string): string[];
 }
 
 function stringAttr(attrs: Record<string, unknown>, name: string): string | undefined {
@@ -127,6 +129,7 @@ export function parseDirectory(file: string, text: string, schemaText: string): 
     throw new ConfigError("config_invalid", `invalid directory ${at}: ${check.errors.map((e) => e.message).join("; ")}`);
   }
   const users = indexUsers(entities);
+  const parentsOf = new Map(entities.map((e) => [uidText(e.uid), e.parents]));
   return {
     entities: cedarEntities,
     user(id) {
@@ -138,6 +141,19 @@ export function parseDirectory(file: string, text: string, schemaText: string): 
         .filter((user) => user.roles.includes(group))
         .map((user) => user.id)
         .sort();
+    },
+    rolesOf(userId) {
+      const roles = new Set<string>();
+      const seen = new Set<string>();
+      const pending = [...(parentsOf.get(uidText({ type: "User", id: userId })) ?? [])];
+      for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+        const key = uidText(next);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        if (next.type === "Role") roles.add(next.id);
+        pending.push(...(parentsOf.get(key) ?? []));
+      }
+      return [...roles].sort();
     },
   };
 }

@@ -15,6 +15,8 @@ export interface PolicyEngineOptions {
   policiesDir: string;
   /** YAML or JSON file: an array of Cedar entity JSON objects `{uid: {type, id}, attrs, parents}`. */
   directoryFile: string;
+  /** Longest `@deadline_seconds` a policy may set (`approvals.maxDeadlineSeconds`); a longer one makes the policies invalid. */
+  maxDeadlineSeconds?: number;
 }
 
 /** One action request, as the policies see it. Ids are plain ids; the engine adds the entity types. */
@@ -35,6 +37,9 @@ export interface RequestFacts {
   target?: { type: string; id: string };
 }
 
+/** An approval decision's facts: the request, who decides, and the groups the request was routed to. */
+export type ApprovalFacts = RequestFacts & { approver: string; approverGroups?: string[] };
+
 /** Who must approve an allowed request. */
 export interface Routing {
   /** `Role` ids whose members are asked, in policy order, without duplicates. Never empty. */
@@ -53,7 +58,13 @@ export type RequestDecision =
 
 /** Decision on `Action::"approve"`. `policyIds` are the determining policies (sorted). */
 export type ApproveDecision =
-  | { decision: "allow"; policyVersion: string; policyIds: string[] }
+  | {
+      decision: "allow";
+      policyVersion: string;
+      policyIds: string[];
+      /** The routed approver groups the approver is a member of (when groups were given to check). */
+      groups?: string[];
+    }
   | {
       decision: "deny";
       reason: "approver_not_entitled" | "self_approval_forbidden" | "policy_unavailable";
@@ -69,8 +80,11 @@ export type ApproveDecision =
 export interface PolicyEngine {
   /** May `facts.principal` have `facts.agent` call `facts.tool` for this task, and who must approve? */
   authorizeRequest(facts: RequestFacts): RequestDecision;
-  /** May `facts.approver` approve this request (separation of duties included)? */
-  authorizeApproval(facts: RequestFacts & { approver: string }): ApproveDecision;
+  /**
+   * May `facts.approver` approve this request (separation of duties included)? With
+   * `approverGroups` (the request's routing), the approver must also be a member of one of them.
+   */
+  authorizeApproval(facts: ApprovalFacts): ApproveDecision;
   /** Content hash of the policy files + schema: `sha256:<hex>` (also while they are broken). */
   version(): string;
   /** The directory user, for display/routing, or undefined (also while the directory is unavailable). */
@@ -117,7 +131,7 @@ export function loadPolicyEngine(opts: PolicyEngineOptions): PolicyEngine {
     const read = policyFiles.read();
     version = read.contentHash;
     try {
-      return { ok: true, value: loadPolicySet(opts.policiesDir, read) };
+      return { ok: true, value: loadPolicySet(opts.policiesDir, read, opts.maxDeadlineSeconds !== undefined ? { maxDeadlineSeconds: opts.maxDeadlineSeconds } : {}) };
     } catch (err) {
       return { ok: false, error: asConfigError(err) };
     }

@@ -117,9 +117,10 @@ function cedarFailure(what: string, errors: DetailedError[]): ConfigError {
  * @throws ConfigError `config_invalid` naming the folder or the file (and line:column when Cedar
  * reports one) for: unreadable files, not exactly one `*.cedarschema`, no `*.cedar` file, a schema
  * or policy that does not parse, a policy that does not validate against the schema (strict
- * mode), templates, duplicate ids, and invalid routing annotation values.
+ * mode), templates, duplicate ids, and invalid routing annotation values (a `@deadline_seconds`
+ * above `opts.maxDeadlineSeconds` included).
  */
-export function loadPolicySet(dir: string, read: FileSetRead): LoadedPolicySet {
+export function loadPolicySet(dir: string, read: FileSetRead, opts: { maxDeadlineSeconds?: number } = {}): LoadedPolicySet {
   if (read.error !== undefined) throw invalid(`cannot read the policy folder ${dir}: ${read.error}`);
   const schemas = read.files.filter((f) => f.path.endsWith(".cedarschema"));
   const policyFiles = read.files.filter((f) => f.path.endsWith(".cedar"));
@@ -156,7 +157,11 @@ export function loadPolicySet(dir: string, read: FileSetRead): LoadedPolicySet {
         problems.push(`${where(file, policy.charIndex)}: policy id "${id}" is used twice`);
       }
       try {
-        routing.set(id, parsePolicyRouting(annotations));
+        const parsed = parsePolicyRouting(annotations);
+        if (opts.maxDeadlineSeconds !== undefined && parsed.deadlineSeconds !== undefined && parsed.deadlineSeconds > opts.maxDeadlineSeconds) {
+          throw new Error(`@deadline_seconds ${parsed.deadlineSeconds} exceeds approvals.maxDeadlineSeconds (${opts.maxDeadlineSeconds})`);
+        }
+        routing.set(id, parsed);
       } catch (err) {
         problems.push(`${where(file, policy.charIndex)}: policy "${id}": ${(err as Error).message}`);
       }

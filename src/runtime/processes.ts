@@ -38,7 +38,7 @@ export async function startWorker(services: Services, target: TemporalTarget): P
       connection,
       namespace: target.namespace,
       taskQueue: services.config.temporal.taskQueue,
-      dataConverter: services.dataConverter,
+      dataConverter: services.workerDataConverter,
       deps: activityDeps(services),
     });
   } catch (err) {

@@ -3,7 +3,7 @@
 import type { DataConverter } from "@temporalio/common";
 import type { Config } from "../config.js";
 import { createAgentVerifier, type VerifiedAgent } from "../auth/verify-agent.js";
-import { createPrincipalVerifier, type VerifiedPrincipal } from "../auth/verify-principal.js";
+import { createPrincipalVerifier, type PrincipalVerifier } from "../auth/verify-principal.js";
 import { createProofVerifier, type ProofCheck } from "../auth/verify-proof.js";
 import { createDataConverter } from "../codec/payload-codec.js";
 import { ensurePayloadKeys, loadPayloadKeys } from "../codec/payload-keys.js";
@@ -14,12 +14,15 @@ import type { ActivityDeps } from "../../activities/index.js";
 export interface Services {
   config: Config;
   policy: PolicyEngine;
-  verifyPrincipal: (token: string) => Promise<VerifiedPrincipal>;
+  verifyPrincipal: PrincipalVerifier;
   verifyAgent: (token: string) => Promise<VerifiedAgent>;
   /** Proof of possession of a workload's key (Workload-Proof-Token), when its token names one. */
   verifyProof: (check: ProofCheck) => Promise<void>;
   grantKeys: KeyStore;
+  /** For clients: a payload the codec refuses is an error (`payload_rejected`). */
   dataConverter: DataConverter;
+  /** For workers: a refused payload reaches the workflow as a refusal marker, so the message is refused and the approval is not jammed. */
+  workerDataConverter: DataConverter;
 }
 
 /**
@@ -27,7 +30,7 @@ export interface Services {
  * production processes require them to exist (`key_file_invalid` otherwise).
  */
 export async function buildServices(config: Config, opts: { createMissingKeys: boolean }): Promise<Services> {
-  const policy = loadPolicyEngine({ policiesDir: config.policiesDir, directoryFile: config.directoryFile });
+  const policy = loadPolicyEngine({ policiesDir: config.policiesDir, directoryFile: config.directoryFile, maxDeadlineSeconds: config.approvals.maxDeadlineSeconds });
   const grantKeys = opts.createMissingKeys ? await ensureKeyStore(config.grants.keyFile) : await loadKeyStore(config.grants.keyFile);
   if (opts.createMissingKeys && config.payloads.keysFromEnv === undefined) await ensurePayloadKeys(config.payloads.keyFile);
   const payloadKeys = await loadPayloadKeys({ keyFile: config.payloads.keyFile, keysFromEnv: config.payloads.keysFromEnv });
@@ -39,6 +42,7 @@ export async function buildServices(config: Config, opts: { createMissingKeys: b
     verifyProof: createProofVerifier({ clockToleranceSeconds: config.identity.clockToleranceSeconds }),
     grantKeys,
     dataConverter: createDataConverter(payloadKeys),
+    workerDataConverter: createDataConverter(payloadKeys, { refused: "mark" }),
   };
 }
 
@@ -50,5 +54,6 @@ export function activityDeps(services: Services): ActivityDeps {
     grantKeys: services.grantKeys,
     issuer: services.config.issuer,
     grantTtlSeconds: services.config.grants.ttlSeconds,
+    clockToleranceSeconds: services.config.identity.clockToleranceSeconds,
   };
 }

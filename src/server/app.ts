@@ -1,4 +1,4 @@
-// The HTTP API of CONTRACT.md (agent API, grant redemption, JWKS, health, metrics) as a Hono app.
+// The HTTP API of the README (agent API, approver decisions, grant redemption, JWKS, health, metrics) as a Hono app.
 // Every body is parsed with zod; every failure is `{"error":{"code","message"}}` with a stable code.
 import { randomUUID } from "node:crypto";
 import { Hono, type Context } from "hono";
@@ -13,13 +13,20 @@ import { argsSha256 } from "../grants/args-hash.js";
 import { checkBinding, verifyGrant } from "../grants/verify.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../runtime/services.js";
-import { UNDECIDED_STATUSES, type ApprovalInput, type ApprovalState } from "../../workflows/definitions.js";
+import { UNDECIDED_STATUSES, type ApprovalInput, type ApprovalRequest, type ApprovalState } from "../../workflows/definitions.js";
+import canonicalize from "canonicalize";
 import { Metrics } from "./metrics.js";
-import { ApprovalIdSchema, CreateApprovalBodySchema, RedeemBodySchema, RevokeBodySchema, WaitQuerySchema } from "./schemas.js";
+import { parseStrictJson } from "./strict-json.js";
+import { ApprovalIdSchema, CreateApprovalBodySchema, DecisionBodySchema, RedeemBodySchema, RevokeBodySchema, WaitQuerySchema } from "./schemas.js";
+import { submitDecision } from "../decisions/submit.js";
 import { approvalView } from "./view.js";
 
-/** Scope that lets a principal revoke any approval (operations staff). */
+/** Scope that lets a principal revoke any approval of their own tenant (operations staff). */
 export const OPS_SCOPE = "countersign:ops";
+/** Scope an approver's token needs at the approver endpoint. */
+export const APPROVE_SCOPE = "countersign:approve";
+/** Request header by which the CLI labels its decisions `via: cli` (a label, not a proof: the token is the proof). */
+const CLIENT_HEADER = "countersign-client";
 /** How long `POST /v1/approvals` waits for the first decision before answering 202, in ms. */
 const FIRST_DECISION_WAIT_MS = 10_000;
 
@@ -47,24 +54,10 @@ function workloadToken(c: Context): string {
 async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type)) throw new RequestError("unsupported_media_type", "Content-Type must be application/json");
-  let raw: unknown;
-  try {
-    raw = await c.req.json();
-  } catch (cause) {
-    throw new RequestError("invalid_request", "body is not valid JSON", { cause });
-  }
-  if (hasProtoKey(raw)) throw new RequestError("invalid_request", "body: the key __proto__ is not allowed");
+  // One meaning for every body: strict UTF-8, no duplicate member names, no lone surrogates, safe
+  // integers, bounded depth, no __proto__ (zod would drop it silently). See parseStrictJson.
+  const raw = parseStrictJson(new Uint8Array(await c.req.arrayBuffer()));
   return parse(schema, raw, "body");
-}
-
-/**
- * Whether any object in a parsed JSON value has an own `__proto__` key. zod drops such keys silently,
- * so `{"a":1,"__proto__":{…}}` would hash like `{"a":1}` and slip an unapproved member past the binding.
- */
-function hasProtoKey(value: unknown): boolean {
-  if (Array.isArray(value)) return value.some(hasProtoKey);
-  if (value === null || typeof value !== "object") return false;
-  return Object.hasOwn(value, "__proto__") || Object.values(value).some(hasProtoKey);
 }
 
 function parse<S extends z.ZodType>(schema: S, raw: unknown, where: string): z.infer<S> {
@@ -75,6 +68,15 @@ function parse<S extends z.ZodType>(schema: S, raw: unknown, where: string): z.i
     throw new RequestError("invalid_request", issues);
   }
   return result.data;
+}
+
+/** Everything an agent files except the arguments (compared by their hash) and who files it. */
+function requestFingerprint(r: Pick<ApprovalRequest, "tenant" | "tool" | "target" | "intent" | "reason">): unknown {
+  return { tenant: r.tenant, tool: r.tool, target: r.target ?? null, intent: { taskId: r.intent.taskId, summary: r.intent.summary }, reason: r.reason ?? null };
+}
+
+function canonicalText(value: unknown): string {
+  return canonicalize(value) ?? "";
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -171,14 +173,15 @@ export function createApp(deps: AppDeps): Hono {
     };
     const started = await approvals.start(input);
     let state = started.state;
-    const sameRequest =
-      state.tool === input.tool &&
-      state.argsSha256 === hash &&
-      state.tenant === input.tenant &&
-      state.intent.taskId === input.intent.taskId &&
-      state.agentJkt === input.agent.jkt;
-    if (!sameRequest) {
-      throw new ApprovalError("idempotency_conflict", "requestId was already used for a different request");
+    // The same requestId must mean the same request, all of it: a changed summary, reason or
+    // resource would otherwise be answered with an approval for something else.
+    if (!started.created) {
+      const filed = await approvals.request(id);
+      const sameRequest =
+        state.argsSha256 === hash &&
+        state.agentJkt === input.agent.jkt &&
+        canonicalText(requestFingerprint(filed)) === canonicalText(requestFingerprint(input));
+      if (!sameRequest) throw new ApprovalError("idempotency_conflict", "requestId was already used for a different request");
     }
     if (started.created) metrics.approvalsCreated.inc({ tool: input.tool });
     if (state.status === "verifying") state = await approvals.waitForStatusChange(id, ["verifying"], FIRST_DECISION_WAIT_MS);
@@ -199,12 +202,41 @@ export function createApp(deps: AppDeps): Hono {
     return c.json(approvalView(state, viewer(agent)));
   });
 
+  app.post("/v1/approvals/:id/decisions", async (c) => {
+    // The approver is the user the token names, never a field of the body.
+    const approver = await services.verifyPrincipal(bearer(c), { requiredScopes: [APPROVE_SCOPE] });
+    const id = parse(ApprovalIdSchema, c.req.param("id"), "path.id");
+    const body = await jsonBody(c, DecisionBodySchema);
+    const via = c.req.header(CLIENT_HEADER) === "cli" ? "cli" : "api";
+    let outcome = "refused";
+    try {
+      const state = await submitDecision(
+        { approvals, policy: services.policy, grantKeys: services.grantKeys, issuer: services.config.issuer },
+        { approvalId: id, approver: approver.subject, decision: body.decision, via, ...(body.reason !== undefined ? { reason: body.reason } : {}) },
+      );
+      outcome = body.decision;
+      logger.info({ approvalId: id, approver: approver.subject, decision: body.decision, via, status: state.status }, "decision recorded");
+      return c.json(approvalView(state, undefined));
+    } catch (err) {
+      if (err instanceof CountersignError) outcome = err.code;
+      throw err;
+    } finally {
+      metrics.decisions.inc({ via, outcome });
+    }
+  });
+
   app.post("/v1/approvals/:id/revoke", async (c) => {
     const principal = await services.verifyPrincipal(bearer(c));
     const id = parse(ApprovalIdSchema, c.req.param("id"), "path.id");
     const body = c.req.header("content-length") === "0" ? {} : await jsonBody(c, RevokeBodySchema);
     const ops = principal.scopes.includes(OPS_SCOPE);
-    if (!ops) await ownState(id, principal);
+    if (ops) {
+      // Operations staff revoke within their own tenant only: the ops scope of one tenant's IdP
+      // user never reaches another tenant's approvals. Anything else is indistinguishable from missing.
+      const state = await approvals.state(id);
+      const tenant = services.policy.user(principal.subject)?.tenant;
+      if (tenant === undefined || tenant !== state.tenant) throw new ApprovalError("not_found", "no such approval");
+    } else await ownState(id, principal);
     const state = await approvals.revoke(id, { by: principal.subject, ...(body.reason !== undefined ? { reason: body.reason } : {}) });
     logger.info({ approvalId: id, by: principal.subject, ops }, "approval revoked");
     return c.json(approvalView(state, undefined));
@@ -220,8 +252,14 @@ export function createApp(deps: AppDeps): Hono {
         clockToleranceSeconds: services.config.identity.clockToleranceSeconds,
       });
       const hash = argsSha256(body.arguments);
-      checkBinding(claims, { audience: caller.spiffeId, tool: body.tool, argsSha256: hash });
-      const result = await approvals.redeem(claims.approval.id, { jti: claims.jti, tool: body.tool, argsSha256: hash, caller: caller.spiffeId });
+      checkBinding(claims, { audience: caller.spiffeId, tool: body.tool, argsSha256: hash, resource: body.resource });
+      const result = await approvals.redeem(claims.approval.id, {
+        jti: claims.jti,
+        tool: body.tool,
+        argsSha256: hash,
+        caller: caller.spiffeId,
+        ...(body.resource !== undefined ? { resource: body.resource } : {}),
+      });
       outcome = "redeemed";
       logger.info({ approvalId: result.approvalId, tool: body.tool, caller: caller.spiffeId }, "grant redeemed");
       return c.json(result);

@@ -16,6 +16,12 @@ export class Metrics {
     labelNames: ["tool"] as const,
     registers: [this.registry],
   });
+  readonly decisions = new Counter({
+    name: "countersign_decisions_total",
+    help: "Approver decisions received at this edge, by channel and outcome (approve, deny or the refusal code)",
+    labelNames: ["via", "outcome"] as const,
+    registers: [this.registry],
+  });
   readonly redemptions = new Counter({
     name: "countersign_grant_redemptions_total",
     help: "Grant redemption attempts by outcome (redeemed or the error code)",

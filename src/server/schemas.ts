@@ -8,6 +8,8 @@ export const JsonSchema: z.ZodType<import("../../workflows/definitions.js").Json
 );
 
 const Name = z.string().min(1).max(256);
+/** The resource a call touches, as a Cedar entity reference. */
+const ResourceSchema = z.strictObject({ type: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*$/), id: Name });
 
 export const CreateApprovalBodySchema = z.strictObject({
   requestId: z
@@ -17,7 +19,7 @@ export const CreateApprovalBodySchema = z.strictObject({
   tenant: z.string().regex(TENANT_PATTERN, "1-256 letters, digits, '.', '_', ':', '@', '-'"),
   tool: Name,
   arguments: JsonSchema,
-  resource: z.strictObject({ type: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*$/), id: Name }).optional(),
+  resource: ResourceSchema.optional(),
   intent: z.strictObject({ taskId: Name, summary: z.string().min(1).max(2000) }),
   reason: z.string().max(2000).optional(),
 });
@@ -27,7 +29,16 @@ export const RedeemBodySchema = z.strictObject({
   grant: z.string().min(1).max(8192),
   tool: Name,
   arguments: JsonSchema,
+  /** The resource the call touches; required exactly when the approved request named one. */
+  resource: ResourceSchema.optional(),
 });
+
+export const DecisionBodySchema = z
+  .strictObject({
+    decision: z.enum(["approve", "deny"]),
+    reason: z.string().max(2000).optional(),
+  })
+  .refine((b) => b.decision !== "deny" || (b.reason !== undefined && b.reason.trim() !== ""), { message: "a denial needs a reason", path: ["reason"] });
 export type RedeemBody = z.infer<typeof RedeemBodySchema>;
 
 export const RevokeBodySchema = z.strictObject({ reason: z.string().max(2000).optional() });

@@ -34,8 +34,9 @@ describe("countersign CLI (real Temporal server)", function () {
     stack = await startStack();
     const body = refundRequest({ arguments: { payment_id: "pay-cli-SECRET", amount_cents: 100 } });
     redeemedId = (await stack.http("POST", "/v1/approvals", await stack.agentHeaders("alice"), body)).body.id as string;
-    const state = await stack.approvals.decide(redeemedId, { approver: "bob", decision: "approve", reason: "duplicate charge", via: "api" });
-    grantToken = state.grant?.token ?? "";
+    const state = await stack.decide(redeemedId, "bob", "approve", "duplicate charge");
+    assert.equal(state.status, "approved");
+    grantToken = await stack.grantOf(redeemedId);
     const res = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant: grantToken, tool: "payments.refund", arguments: body.arguments });
     assert.equal(res.status, 200);
     await stack.client.workflow.getHandle(redeemedId).result();
@@ -156,8 +157,9 @@ describe("countersign CLI (real Temporal server)", function () {
   });
 
   it("deny from the terminal ends a pending approval", async function () {
-    const { code, out } = await run(["--config", stack.configFile, "deny", pendingId, "--as", "carol", "--reason", "not today"]);
-    assert.equal(code, 0);
+    const token = await stack.ids.principalToken("carol", { scope: "countersign:approve" });
+    const { code, out } = await run(["--config", stack.configFile, "deny", pendingId, "--token", token, "--reason", "not today", "--url", stack.baseUrl]);
+    assert.equal(code, 0, out);
     assert.match(out, /denied \(denied_by_approver\)/);
   });
 

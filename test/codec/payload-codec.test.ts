@@ -9,7 +9,10 @@ import type { Payload } from "@temporalio/common";
 import { ApplicationFailure } from "@temporalio/common";
 import { encodeErrorToFailure, loadDataConverter } from "@temporalio/common/lib/internal-non-workflow/index.js";
 import { bundleWorkflowCode } from "@temporalio/worker";
-import { ENCRYPTED_ENCODING, KEY_ID_METADATA, createDataConverter, createPayloadCodec, failureConverterPath } from "../../src/codec/payload-codec.js";
+import { createCipheriv } from "node:crypto";
+import proto from "@temporalio/proto";
+import { REFUSED_PAYLOAD } from "../../workflows/definitions.js";
+import { ENCRYPTED_ENCODING, ENVELOPE_METADATA, KEY_ID_METADATA, createDataConverter, createPayloadCodec, failureConverterPath } from "../../src/codec/payload-codec.js";
 import { ensurePayloadKeys, loadPayloadKeys, rotatePayloadKey } from "../../src/codec/payload-keys.js";
 import type { PayloadKeys } from "../../src/codec/payload-keys.js";
 
@@ -53,11 +56,12 @@ describe("payload codec", () => {
     assert.deepEqual(await codec.encode([]), []);
   });
 
-  it("labels encrypted payloads with only the encoding and key id, and leaks no plaintext", async () => {
+  it("labels encrypted payloads with only the encoding, key id and envelope version, and leaks no plaintext", async () => {
     const codec = createPayloadCodec(keys);
     const [encoded] = await codec.encode([jsonPayload({ argument: "PLAINTEXT-MARKER" })]);
     assert.ok(encoded);
-    assert.deepEqual(Object.keys(encoded.metadata ?? {}).sort(), ["encoding", KEY_ID_METADATA]);
+    assert.deepEqual(Object.keys(encoded.metadata ?? {}).sort(), [ENVELOPE_METADATA, "encoding", KEY_ID_METADATA].sort());
+    assert.equal(text(encoded.metadata?.[ENVELOPE_METADATA]), "2");
     assert.equal(text(encoded.metadata?.encoding), ENCRYPTED_ENCODING);
     assert.equal(text(encoded.metadata?.[KEY_ID_METADATA]), keys.encryptionKey().id);
     const data = Buffer.from(encoded.data ?? []);
@@ -84,9 +88,9 @@ describe("payload codec", () => {
     for (const index of [0, 12, Math.floor(length / 2), length - 1]) {
       const data = Buffer.from(encoded.data ?? []);
       data[index] = (data[index] ?? 0) ^ 0x01;
-      await assert.rejects(codec.decode([{ ...encoded, data }]), { code: "internal" });
+      await assert.rejects(codec.decode([{ ...encoded, data }]), { code: "payload_rejected" });
     }
-    await assert.rejects(codec.decode([{ ...encoded, data: Buffer.from(encoded.data ?? []).subarray(0, 20) }]), { code: "internal" });
+    await assert.rejects(codec.decode([{ ...encoded, data: Buffer.from(encoded.data ?? []).subarray(0, 20) }]), { code: "payload_rejected" });
   });
 
   it("binds the key id: relabelling a payload to another id of the same key material fails", async () => {
@@ -97,7 +101,7 @@ describe("payload codec", () => {
     assert.ok(encoded);
     assert.equal(text(encoded.metadata?.[KEY_ID_METADATA]), "second");
     const relabelled = { ...encoded, metadata: { ...encoded.metadata, [KEY_ID_METADATA]: utf8("first") } };
-    await assert.rejects(codec.decode([relabelled]), { code: "internal" });
+    await assert.rejects(codec.decode([relabelled]), { code: "payload_rejected" });
   });
 
   it("decodes payloads encrypted before a key rotation, and encrypts new ones with the new key", async () => {
@@ -116,19 +120,56 @@ describe("payload codec", () => {
     assert.ok(encoded);
     const otherId = other.encryptionKey().id;
     await assert.rejects(createPayloadCodec(keys).decode([encoded]), (err: Error & { code?: string }) => {
-      assert.equal(err.code, "key_file_invalid");
+      assert.equal(err.code, "payload_rejected");
       assert.ok(err.message.includes(otherId));
       assert.ok(!err.message.includes(other.encryptionKey().key.export().toString("base64")));
       return true;
     });
   });
 
-  it("passes payloads that are not encrypted through unchanged", async () => {
-    const plain = jsonPayload({ legacy: true });
-    const noMetadata: Payload = { data: utf8("raw") };
-    const decoded = await createPayloadCodec(keys).decode([plain, noMetadata]);
-    assert.equal(decoded[0], plain);
-    assert.equal(decoded[1], noMetadata);
+  it("refuses payloads that are not encrypted, with payload_rejected", async () => {
+    const codec = createPayloadCodec(keys);
+    await assert.rejects(codec.decode([jsonPayload({ approver: "bob" })]), { code: "payload_rejected" });
+    await assert.rejects(codec.decode([{ data: utf8("raw") }]), { code: "payload_rejected" });
+    await assert.rejects(codec.decode([{ metadata: { encoding: utf8(ENCRYPTED_ENCODING) }, data: utf8("x".repeat(40)) }]), { code: "payload_rejected" });
+  });
+
+  it("binds a payload to its approval: one encrypted for another workflow id does not decode", async () => {
+    const codec = createPayloadCodec(keys);
+    const mine = { type: "workflow" as const, namespace: "default", workflowId: "appr_A" };
+    const [encoded] = await codec.encode([jsonPayload({ approver: "bob" })], mine);
+    assert.ok(encoded);
+    assertSamePayload((await codec.decode([encoded], mine))[0], jsonPayload({ approver: "bob" }));
+    await assert.rejects(codec.decode([encoded], { ...mine, workflowId: "appr_B" }), { code: "payload_rejected" });
+    await assert.rejects(codec.decode([encoded]), { code: "payload_rejected" });
+    // An activity of the same approval shares the binding; one of another approval does not.
+    assertSamePayload((await codec.decode([encoded], { type: "activity", namespace: "default", workflowId: "appr_A", isLocal: false }))[0], jsonPayload({ approver: "bob" }));
+    await assert.rejects(codec.decode([encoded], { type: "activity", namespace: "default", workflowId: "appr_B", isLocal: true }), { code: "payload_rejected" });
+  });
+
+  it("still decodes version-1 envelopes (key id as the only additional data), so older histories replay", async () => {
+    const { id, key } = keys.encryptionKey();
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", key, iv, { authTagLength: 16 });
+    cipher.setAAD(utf8(id));
+    const plaintext = proto.temporal.api.common.v1.Payload.encode(jsonPayload({ legacy: true })).finish();
+    const data = Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    const v1: Payload = { metadata: { encoding: utf8(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: utf8(id) }, data };
+    assertSamePayload((await createPayloadCodec(keys).decode([v1], { type: "workflow", namespace: "default", workflowId: "any" }))[0], jsonPayload({ legacy: true }));
+    await assert.rejects(createPayloadCodec(keys).decode([{ ...v1, metadata: { ...v1.metadata, [ENVELOPE_METADATA]: utf8("9") } }]), { code: "payload_rejected" });
+  });
+
+  it("in worker mode hands the workflow a refusal marker instead of throwing, and still decodes good payloads", async () => {
+    const codec = createPayloadCodec(keys, { refused: "mark" });
+    const context = { type: "workflow" as const, namespace: "default", workflowId: "appr_A" };
+    const [good] = await codec.encode([jsonPayload({ ok: 1 })], context);
+    assert.ok(good);
+    const [plain, decodedGood] = await codec.decode([jsonPayload({ approver: "bob" }), good], context);
+    assert.equal(text(plain?.metadata?.encoding), "json/plain");
+    const marker = JSON.parse(text(plain?.data)) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(marker), [REFUSED_PAYLOAD]);
+    assert.equal(JSON.stringify(marker).includes("bob"), false);
+    assertSamePayload(decodedGood, jsonPayload({ ok: 1 }));
   });
 });
 

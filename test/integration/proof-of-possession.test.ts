@@ -32,7 +32,7 @@ describe("proof of possession (real Temporal server)", function () {
     const created = await stack.http("POST", "/v1/approvals", await headers("/v1/approvals"), refundRequest());
     assert.equal(created.status, 202, JSON.stringify(created.body));
     const id = created.body.id as string;
-    await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    await stack.decide(id, "bob", "approve");
 
     const path = `/v1/approvals/${id}`;
     const noProof = await stack.http("GET", path, await headers(path, { proof: false }));

@@ -39,14 +39,14 @@ describe("re-checks, deadlines and secrets (real Temporal server)", function () 
   it("an approver whose role was revoked while the request was pending is refused", async function () {
     const { id } = await requestPendingRefund(stack);
     setRoles(stack, "bob", []);
-    await assert.rejects(stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" }), { code: "approver_not_entitled" });
+    await assert.rejects(stack.decide(id, "bob", "approve"), { code: "approver_not_entitled" });
     assert.equal((await stack.approvals.state(id)).status, "pending");
   });
 
   it("a requester who lost the role while pending is denied at the decision-time re-check", async function () {
     const { id } = await requestPendingRefund(stack);
     setRoles(stack, "alice", []);
-    const state = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    const state = await stack.decide(id, "bob", "approve");
     assert.equal(state.status, "denied");
     assert.equal(state.reasonCode, "policy_denied");
     assert.equal(state.grant, undefined);
@@ -58,7 +58,7 @@ describe("re-checks, deadlines and secrets (real Temporal server)", function () 
 
   it("a policy change after approval makes the redemption fail with policy_denied", async function () {
     const { id, body } = await requestPendingRefund(stack);
-    await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    await stack.decide(id, "bob", "approve");
     const grant = (await stack.approvals.state(id)).grant?.token;
     assert.ok(grant);
     stack.writeTenantFile("policies/payments.cedar", `${original.payments}\n// incident 7: refunds frozen\nforbid (principal, action == Action::"request", resource == Tool::"payments.refund");\n`);
@@ -74,10 +74,10 @@ describe("re-checks, deadlines and secrets (real Temporal server)", function () 
 
   it("a policy that now demands more approvers than decided refuses the redemption", async function () {
     const { id, body } = await requestPendingRefund(stack);
-    const approved = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    const approved = await stack.decide(id, "bob", "approve");
     assert.equal(approved.status, "approved");
     stack.writeTenantFile("policies/payments.cedar", original.payments.replace('@quorum("1")', '@quorum("2")'));
-    const res = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant: approved.grant?.token, tool: "payments.refund", arguments: body.arguments });
+    const res = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant: await stack.grantOf(id), tool: "payments.refund", arguments: body.arguments });
     assert.equal(res.status, 403);
     assert.equal(res.body.error.code, "policy_denied");
     assert.equal((await stack.approvals.state(id)).status, "denied");
@@ -85,11 +85,11 @@ describe("re-checks, deadlines and secrets (real Temporal server)", function () 
 
   it("a policy set broken after approval fails closed at redemption with policy_unavailable", async function () {
     const { id, body } = await requestPendingRefund(stack);
-    const approved = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    await stack.decide(id, "bob", "approve");
     stack.writeTenantFile("policies/payments.cedar", `${original.payments}
 permit (principal, action == Action::"request", resource) when { principal.nope };
 `);
-    const res = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant: approved.grant?.token, tool: "payments.refund", arguments: body.arguments });
+    const res = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant: await stack.grantOf(id), tool: "payments.refund", arguments: body.arguments });
     assert.equal(res.status, 403);
     assert.equal(res.body.error.code, "policy_unavailable");
     const state = await stack.approvals.state(id);
@@ -102,7 +102,7 @@ permit (principal, action == Action::"request", resource) when { principal.nope 
   it("a requester who is also an approver cannot approve their own request", async function () {
     setRoles(stack, "alice", ["support", "payments-approver"]);
     const { id } = await requestPendingRefund(stack);
-    await assert.rejects(stack.approvals.decide(id, { approver: "alice", decision: "approve", via: "api" }), { code: "self_approval_forbidden" });
+    await assert.rejects(stack.decide(id, "alice", "approve"), { code: "self_approval_forbidden" });
     assert.equal((await stack.approvals.state(id)).status, "pending");
   });
 
@@ -112,7 +112,7 @@ permit (principal, action == Action::"request", resource) when { principal.nope 
     const state = await stack.approvals.waitForStatusChange(id, ["pending"], 30_000);
     assert.equal(state.status, "expired");
     assert.equal(state.reasonCode, "approval_deadline_passed");
-    await assert.rejects(stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" }), { code: "approval_not_pending" });
+    await assert.rejects(stack.decide(id, "bob", "approve"), { code: "approval_not_pending" });
   });
 
   it("forged and misdirected tokens are refused at the edge with their codes", async function () {
@@ -141,7 +141,7 @@ permit (principal, action == Action::"request", resource) when { principal.nope 
     const headers = await stack.agentHeaders("alice");
     const res = await stack.http("POST", "/v1/approvals", headers, body);
     const id = res.body.id as string;
-    await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    await stack.decide(id, "bob", "approve");
     const grant = (await stack.approvals.state(id)).grant?.token ?? "";
     const redeemed = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant, tool: "payments.refund", arguments: body.arguments });
     assert.equal(redeemed.status, 200);
@@ -176,9 +176,9 @@ describe("grant expiry (real Temporal server)", function () {
 
   it("a grant not redeemed within its TTL expires and is refused with 410 grant_expired", async function () {
     const { id, body } = await requestPendingRefund(stack);
-    const approved = await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+    const approved = await stack.decide(id, "bob", "approve");
     assert.equal(approved.status, "approved");
-    const grant = approved.grant?.token;
+    const grant = await stack.grantOf(id);
     const expired = await stack.approvals.waitForStatusChange(id, ["approved"], 30_000);
     assert.equal(expired.status, "expired");
     assert.equal(expired.reasonCode, "grant_expired");
@@ -209,7 +209,7 @@ describe("no worker running (real Temporal server)", function () {
     const id = approvalId({ tenant: "acme", agent: AGENT, principalIssuer: TEST_PRINCIPAL_ISSUER, principal: "alice", requestId: body.requestId as string });
     const view = await stack.http("GET", `/v1/approvals/${id}`, await stack.agentHeaders("alice"));
     assert.equal(view.status, 503);
-    await assert.rejects(stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" }), { code: "unavailable" });
+    await assert.rejects(stack.decide(id, "bob", "approve"), { code: "unavailable" });
   });
 });
 
@@ -228,8 +228,9 @@ describe("logs (real Temporal server)", function () {
     const body = refundRequest({ arguments: { payment_id: secretArg } });
     const headers = await stack.agentHeaders("alice");
     const id = (await stack.http("POST", "/v1/approvals", headers, body)).body.id as string;
-    await assert.rejects(stack.approvals.decide(id, { approver: "dave", decision: "approve", via: "api" }));
-    const grant = (await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" })).grant?.token ?? "";
+    await assert.rejects(stack.decide(id, "dave", "approve"));
+    await stack.decide(id, "bob", "approve");
+    const grant = await stack.grantOf(id);
     const tool = await stack.toolHeaders();
     const mismatch = await stack.http("POST", "/v1/grants/redeem", tool, { grant, tool: "payments.refund", arguments: { payment_id: `${secretArg}-x` } });
     assert.equal(mismatch.status, 403);

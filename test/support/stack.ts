@@ -9,7 +9,9 @@ import { fileURLToPath } from "node:url";
 import type { Client, Connection } from "@temporalio/client";
 import { stringify as stringifyYaml } from "yaml";
 import type { Worker, WorkflowBundle } from "@temporalio/worker";
-import { ApprovalsClient } from "../../src/client/approvals.js";
+import { ApprovalsClient, withoutGrantToken } from "../../src/client/approvals.js";
+import { CountersignError, isErrorCode } from "../../src/errors.js";
+import type { ApprovalState } from "../../workflows/definitions.js";
 import { resolveConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
 import { activityDeps, buildServices, type Services } from "../../src/runtime/services.js";
@@ -73,6 +75,14 @@ export interface TestStack {
   /** Headers of a tool server. */
   toolHeaders(spiffeId?: string): Promise<Record<string, string>>;
   http(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<HttpResult>;
+  /**
+   * Decide as `approver` through the approver endpoint (their own token, scope countersign:approve).
+   * Resolves with the approval's state afterwards (grant token blanked, as every approver-facing
+   * answer); rejects with a CountersignError carrying the endpoint's error code.
+   */
+  decide(id: string, approver: string, decision: "approve" | "deny", reason?: string): Promise<ApprovalState>;
+  /** The grant token of an approved approval, read with the state query (a harness privilege). */
+  grantOf(id: string): Promise<string>;
   /** Replace a file of the copied tenant (policies/… or directory.yaml). */
   writeTenantFile(relative: string, text: string): void;
   readTenantFile(relative: string): string;
@@ -121,7 +131,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
           connection: workerConnection,
           namespace: target.namespace,
           taskQueue: config.temporal.taskQueue,
-          dataConverter: services.dataConverter,
+          dataConverter: services.workerDataConverter,
           deps: activityDeps(services),
           workflowBundle: await sharedBundle(),
         });
@@ -154,6 +164,21 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       });
       const text = await res.text();
       return { status: res.status, body: text === "" ? undefined : (JSON.parse(text) as unknown) };
+    },
+    async decide(id, approver, decision, reason) {
+      const token = await ids.principalToken(approver, { scope: "countersign:approve" });
+      const res = await stack.http("POST", `/v1/approvals/${id}/decisions`, { authorization: `Bearer ${token}` }, { decision, ...(reason !== undefined ? { reason } : {}) });
+      if (res.status >= 400) {
+        const code: unknown = res.body?.error?.code;
+        throw new CountersignError(isErrorCode(code) ? code : "internal", String(res.body?.error?.message ?? res.status));
+      }
+      assert.equal(res.body.grant, undefined, "an approver-facing answer never carries the grant");
+      return withoutGrantToken(await approvals.state(id));
+    },
+    async grantOf(id) {
+      const token = (await approvals.state(id)).grant?.token;
+      assert.ok(token !== undefined && token !== "", `approval ${id} has a grant`);
+      return token;
     },
     writeTenantFile(relative, text) {
       writeFileSync(join(dir, relative), text);

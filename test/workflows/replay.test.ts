@@ -7,6 +7,7 @@ import proto from "@temporalio/proto";
 import { Worker } from "@temporalio/worker";
 import { createDataConverter } from "../../src/codec/payload-codec.js";
 import { loadPayloadKeys } from "../../src/codec/payload-keys.js";
+import { recordedWorkflowId } from "../../src/client/history.js";
 import { projectRoot, refundRequest, sharedBundle, startStack } from "../support/stack.js";
 
 const { History } = proto.temporal.api.history.v1;
@@ -25,7 +26,7 @@ describe("workflow replay", function () {
     assert.ok(files.length >= 1, "at least one recorded history");
     for (const file of files) {
       const history = History.decode(readFileSync(join(fixtures, file)));
-      await replay(history, file);
+      await replay(history, recordedWorkflowId(history) ?? file);
     }
   });
 
@@ -35,8 +36,8 @@ describe("workflow replay", function () {
       const body = refundRequest({ requestId: "replay-fixture" });
       const res = await stack.http("POST", "/v1/approvals", await stack.agentHeaders("alice"), body);
       const id = res.body.id as string;
-      await assert.rejects(stack.approvals.decide(id, { approver: "dave", decision: "approve", via: "api" }), { code: "approver_not_entitled" });
-      await stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api" });
+      await assert.rejects(stack.decide(id, "dave", "approve"), { code: "approver_not_entitled" });
+      await stack.decide(id, "bob", "approve");
       const grant = (await stack.approvals.state(id)).grant?.token;
       const redeem = { grant, tool: "payments.refund", arguments: body.arguments };
       assert.equal((await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), redeem)).status, 200);

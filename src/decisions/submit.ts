@@ -1,0 +1,64 @@
+// The one edge path for an approver's decision, used by the approver endpoint (and the CLI through
+// it), break-glass and Slack: the edge has authenticated the approver; here it pre-checks what it
+// can (so only plausible decisions reach the workflow's history), signs the decision assertion and
+// sends the `decide` Update. The workflow verifies the assertion and re-checks entitlement itself.
+import { isDecided, type ApprovalsClient } from "../client/approvals.js";
+import { ApprovalError, PolicyError } from "../errors.js";
+import type { KeyStore } from "../grants/key-store.js";
+import type { PolicyEngine } from "../policy/engine.js";
+import type { ApprovalState } from "../../workflows/definitions.js";
+import { signDecision, type DecisionStatement } from "./assertion.js";
+
+export interface DecisionEdge {
+  approvals: ApprovalsClient;
+  policy: PolicyEngine;
+  grantKeys: KeyStore;
+  /** `iss` of the assertions (Config.issuer). */
+  issuer: string;
+}
+
+/**
+ * Submit `statement` for approval `statement.approvalId`. Refuses at the edge, without touching the
+ * workflow: `already_decided` (quorum met, a denial accepted, or this approver already decided),
+ * `approval_not_pending`, `approver_not_entitled` (in none of the routed groups, or not permitted by
+ * the approve policies), `self_approval_forbidden`, `policy_unavailable`. Otherwise signs a
+ * decision assertion and sends it; the workflow's own refusals come back with their codes.
+ * @returns the approval's state after the decision, without the grant token.
+ */
+export async function submitDecision(edge: DecisionEdge, statement: DecisionStatement): Promise<ApprovalState> {
+  const id = statement.approvalId;
+  // Both queries settle before either failure is reported: none is left running against a connection the caller may close.
+  const [stateRead, requestRead] = await Promise.allSettled([edge.approvals.state(id), edge.approvals.request(id)]);
+  if (stateRead.status === "rejected") throw stateRead.reason;
+  if (requestRead.status === "rejected") throw requestRead.reason;
+  const state = stateRead.value;
+  const request = requestRead.value;
+  if (isDecided(state) || state.decisions.some((d) => d.approver === statement.approver)) {
+    throw new ApprovalError("already_decided", state.decisions.some((d) => d.approver === statement.approver) ? "this approver has already decided" : "the approval has already been decided");
+  }
+  if (state.status !== "pending" || state.routing === undefined) throw new ApprovalError("approval_not_pending", `approval is ${state.status === "verifying" ? "not yet pending" : state.status}`);
+  const verdict = edge.policy.authorizeApproval({
+    tenant: state.tenant,
+    principal: state.principal,
+    agent: state.agent,
+    tool: state.tool,
+    taskId: state.intent.taskId,
+    summary: state.intent.summary,
+    argsSha256: state.argsSha256,
+    ...(request.target !== undefined ? { target: request.target } : {}),
+    approver: statement.approver,
+    approverGroups: state.routing.approverGroups,
+  });
+  if (verdict.decision !== "allow") throw new PolicyError(verdict.reason, verdict.message);
+  const signed = await signDecision(edge.grantKeys, statement, { issuer: edge.issuer });
+  return edge.approvals.decide(id, {
+    approver: statement.approver,
+    decision: statement.decision,
+    via: statement.via,
+    ...(statement.reason !== undefined ? { reason: statement.reason } : {}),
+    ...(statement.osUser !== undefined ? { osUser: statement.osUser } : {}),
+    assertion: signed.assertion,
+    jti: signed.jti,
+    expiresAtMs: signed.expiresAtMs,
+  });
+}
