@@ -24,6 +24,14 @@ export interface VerifiedAgent {
   proofRequired: boolean;
 }
 
+/**
+ * Longest workload SPIFFE ID accepted, in characters (SPIFFE IDs are ASCII, so also bytes). The SPIFFE
+ * specification allows 2 048 bytes, but an agent's ID becomes a Temporal Keyword search attribute, whose
+ * encoded value Temporal caps at 2 KiB; half the specification's maximum leaves room for that encoding.
+ * Tool server IDs pass through the same verifier and so share the limit.
+ */
+export const MAX_WORKLOAD_SPIFFE_ID_LENGTH = 1024;
+
 const KIND = "workload identity token";
 
 // Third-party claims: loose, only the members we use. `iss` is not required of workload tokens.
@@ -50,6 +58,11 @@ async function proofKeyOf(cnfJwk: Record<string, unknown> | undefined): Promise<
 }
 
 function spiffeIdOf(sub: unknown): SpiffeId {
+  if (typeof sub === "string" && sub.length > MAX_WORKLOAD_SPIFFE_ID_LENGTH) {
+    throw new AuthError("token_claims_invalid", `${KIND} subject is longer than ${MAX_WORKLOAD_SPIFFE_ID_LENGTH} characters`, {
+      detail: { claim: "sub", reason: "too_long" },
+    });
+  }
   const id = typeof sub === "string" ? parseSpiffeId(sub) : undefined;
   if (id === undefined) throw new AuthError("token_claims_invalid", `${KIND} subject is not a valid SPIFFE ID`);
   return id;
@@ -59,12 +72,13 @@ function spiffeIdOf(sub: unknown): SpiffeId {
  * Build the verifier of workload identity tokens (the `Workload-Identity-Token` header) for the configured
  * trust domains. Used for agents at request time and for tool servers at redemption. Key sets load on first use.
  *
- * The returned function requires `sub` to be a strict SPIFFE ID, picks the trust domain entry from it,
+ * The returned function requires `sub` to be a strict SPIFFE ID of at most
+ * {@link MAX_WORKLOAD_SPIFFE_ID_LENGTH} characters, picks the trust domain entry from it,
  * and verifies signature (with that domain's keys), algorithm (the entry's allow-list; never `none` or
  * HMAC), `aud` (must contain the entry's audience), `exp` and `nbf` (with `clockToleranceSeconds`).
  *
  * Rejects with AuthError `token_missing`, `token_malformed`, `token_algorithm_rejected`,
- * `token_claims_invalid` (including a malformed SPIFFE ID), `trust_domain_untrusted`,
+ * `token_claims_invalid` (including a malformed or over-long SPIFFE ID), `trust_domain_untrusted`,
  * `token_signature_invalid`, `token_key_unknown`, `token_expired`, `token_not_yet_valid` or
  * `token_audience_mismatch`; with `unavailable` when the domain's keys cannot be loaded.
  */

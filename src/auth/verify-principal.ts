@@ -28,6 +28,14 @@ export interface VerifiedPrincipal {
   expiresAt: number;
 }
 
+/**
+ * Longest directory user id (`subjectPrefix` plus the token's `sub`) accepted, in characters (UTF-16 code
+ * units). It becomes the approval's principal, a Temporal Keyword search attribute (at most 2 KiB) and the
+ * `by` of a revocation, which the workflow caps at 256 characters too; a longer one is refused here, as a
+ * bad token, rather than failing later as a server error.
+ */
+export const MAX_SUBJECT_LENGTH = 256;
+
 const KIND = "principal token";
 
 /**
@@ -78,7 +86,8 @@ function tasksOf(claims: z.infer<typeof PrincipalClaimsSchema>): AgentTask[] {
  *
  * The returned function picks the issuer entry by the token's `iss`, verifies signature, algorithm
  * (the entry's allow-list; never `none` or HMAC), `iss`, `aud`, `exp` and `nbf` (with
- * `clockToleranceSeconds`), then checks the entry's required scopes (or `opts.requiredScopes`).
+ * `clockToleranceSeconds`), then checks that the subject (with the entry's `subjectPrefix`) is at most
+ * {@link MAX_SUBJECT_LENGTH} characters and the entry's required scopes (or `opts.requiredScopes`).
  *
  * Rejects with AuthError `token_missing`, `token_malformed`, `token_algorithm_rejected`,
  * `token_signature_invalid`, `token_key_unknown`, `token_expired`, `token_not_yet_valid`,
@@ -116,11 +125,17 @@ export function createPrincipalVerifier(identity: Config["identity"]): Principal
       });
     }
     const claims = parsed.data;
+    const subject = `${entry.subjectPrefix}${claims.sub}`;
+    if (subject.length > MAX_SUBJECT_LENGTH) {
+      throw new AuthError("token_claims_invalid", `${KIND} subject is longer than ${MAX_SUBJECT_LENGTH} characters`, {
+        detail: { claim: "sub", reason: "too_long" },
+      });
+    }
     const scopes = scopesOf(claims);
     const missing = (opts.requiredScopes ?? entry.requiredScopes).filter((scope) => !scopes.includes(scope));
     if (missing.length > 0) {
       throw new AuthError("insufficient_scope", `${KIND} lacks required scope: ${missing.join(" ")}`, { detail: { issuer: entry.issuer } });
     }
-    return { issuer: entry.issuer, subject: `${entry.subjectPrefix}${claims.sub}`, scopes, tasks: tasksOf(claims), expiresAt: claims.exp };
+    return { issuer: entry.issuer, subject, scopes, tasks: tasksOf(claims), expiresAt: claims.exp };
   };
 }
