@@ -93,7 +93,10 @@ export function createApp(deps: AppDeps): Hono {
     "/v1/*",
     bodyLimit({
       maxSize: services.config.server.bodyLimitBytes,
-      onError: () => {
+      onError: (c) => {
+        // The rest of the body is never read, so this connection cannot carry another request:
+        // say so, or a keep-alive client sends its next request into a socket about to close.
+        c.header("Connection", "close");
         throw new RequestError("payload_too_large", `body larger than ${services.config.server.bodyLimitBytes} bytes`);
       },
     }),

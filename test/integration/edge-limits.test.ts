@@ -1,5 +1,7 @@
-// The HTTP edge's input limits against a real stack.
+// The HTTP edge's input limits against a real stack: identity lengths and oversized bodies on a
+// keep-alive connection.
 import assert from "node:assert/strict";
+import { Agent, request, type IncomingHttpHeaders } from "node:http";
 import { AGENT, refundRequest, startStack, type TestStack } from "../support/stack.js";
 import { TEST_TRUST_DOMAIN } from "../support/tokens.js";
 
@@ -7,6 +9,39 @@ import { TEST_TRUST_DOMAIN } from "../support/tokens.js";
 function spiffeIdOfLength(length: number): string {
   const prefix = `spiffe://${TEST_TRUST_DOMAIN}/agents/`;
   return `${prefix}${"a".repeat(length - prefix.length)}`;
+}
+
+interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * One request over `agent` with node:http (fetch hides connection reuse). `body` is sent with a
+ * Content-Length, or chunked when `chunked` is set.
+ */
+function send(agent: Agent, url: string, method: string, headers: Record<string, string>, body?: string, chunked = false): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const lengthHeader = body !== undefined && !chunked ? { "content-length": String(Buffer.byteLength(body)) } : {};
+    const req = request(url, { agent, method, headers: { ...headers, ...lengthHeader } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("error", (err) => reject(new Error(`${method} ${new URL(url).pathname}: ${err.message}`, { cause: err })));
+    if (body === undefined) {
+      req.end();
+    } else if (chunked) {
+      // Two writes before end: Node sends Transfer-Encoding: chunked.
+      const middle = Math.floor(body.length / 2);
+      req.write(body.slice(0, middle));
+      req.end(body.slice(middle));
+    } else {
+      req.end(body);
+    }
+  });
 }
 
 describe("limits at the edge (real Temporal server)", function () {
@@ -50,5 +85,30 @@ describe("limits at the edge (real Temporal server)", function () {
       assert.equal(res.body.status, "denied");
       assert.equal((await stack.approvals.state(res.body.id as string)).principal, principal);
     });
+  });
+
+  describe("oversized bodies", function () {
+    // Far over the limit, so the client is still sending when the 413 comes back: the case that lost the connection.
+    const oversized = (): string => JSON.stringify(refundRequest({ reason: "x".repeat(16 * stack.config.server.bodyLimitBytes) }));
+
+    for (const chunked of [false, true]) {
+      const how = chunked ? "sent chunked" : "declared by Content-Length";
+      it(`an oversized body ${how} gets 413 with Connection: close, and the next request on the same keep-alive agent is answered`, async function () {
+        const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+        try {
+          const headers = { ...(await stack.agentHeaders("alice")), "content-type": "application/json" };
+          const tooLarge = await send(agent, `${stack.baseUrl}/v1/approvals`, "POST", headers, oversized(), chunked);
+          // Sent at once, as a client with a queue of requests would: it must not be lost with the connection.
+          const next = await send(agent, `${stack.baseUrl}/healthz`, "GET", {});
+          assert.equal(tooLarge.status, 413);
+          assert.equal((JSON.parse(tooLarge.body) as { error: { code: string } }).error.code, "payload_too_large");
+          assert.equal(next.status, 200);
+          assert.equal((JSON.parse(next.body) as { status: string }).status, "ok");
+          assert.equal(tooLarge.headers.connection, "close");
+        } finally {
+          agent.destroy();
+        }
+      });
+    }
   });
 });
