@@ -43,8 +43,17 @@ export type RedeemBody = z.infer<typeof RedeemBodySchema>;
 
 export const RevokeBodySchema = z.strictObject({ reason: z.string().max(2000).optional() });
 
+/**
+ * `?wait=` of `GET /v1/approvals/{id}`: whole seconds 0..60 in one or two decimal digits, default 0.
+ * Digits only, because a numeric coercion would also take `0x10`, `1e1`, ` 5` or `-0`.
+ */
 export const WaitQuerySchema = z.object({
-  wait: z.coerce.number().int().min(0).max(60).default(0),
+  wait: z
+    .string()
+    .regex(/^[0-9]{1,2}$/, "whole seconds, decimal digits only")
+    .transform(Number)
+    .pipe(z.number().max(60, "at most 60 seconds"))
+    .default(0),
 });
 
 export const ApprovalIdSchema = z.string().regex(/^appr_[A-Za-z0-9_-]{32}$/);

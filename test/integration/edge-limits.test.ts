@@ -1,5 +1,5 @@
-// The HTTP edge's input limits against a real stack: identity lengths and oversized bodies on a
-// keep-alive connection.
+// The HTTP edge's input limits against a real stack: identity lengths, oversized bodies on a
+// keep-alive connection and the `wait` query parameter.
 import assert from "node:assert/strict";
 import { Agent, request, type IncomingHttpHeaders } from "node:http";
 import { AGENT, refundRequest, startStack, type TestStack } from "../support/stack.js";
@@ -110,5 +110,26 @@ describe("limits at the edge (real Temporal server)", function () {
         }
       });
     }
+  });
+
+  describe("the wait query parameter", function () {
+    // A well-formed id nobody filed: a wait that passes validation ends in 404, one that does not in 400.
+    const unknownId = `appr_${"A".repeat(32)}`;
+
+    for (const wait of ["0x10", "1e1", " 5", "-0", "+5", "5.0", "61", "99", "007", ""]) {
+      it(`wait=${JSON.stringify(wait)} is refused as an invalid request`, async function () {
+        const res = await stack.http("GET", `/v1/approvals/${unknownId}?wait=${encodeURIComponent(wait)}`, await stack.agentHeaders("alice"));
+        assert.equal(res.status, 400, JSON.stringify(res.body));
+        assert.equal(res.body.error.code, "invalid_request");
+      });
+    }
+
+    it("a wait of 0 to 60 in decimal digits passes validation (the unknown approval is then not found)", async function () {
+      for (const wait of ["0", "05", "60"]) {
+        const res = await stack.http("GET", `/v1/approvals/${unknownId}?wait=${wait}`, await stack.agentHeaders("alice"));
+        assert.equal(res.status, 404, `wait=${wait}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.code, "not_found");
+      }
+    });
   });
 });
