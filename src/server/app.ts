@@ -37,10 +37,15 @@ export interface AppDeps {
   metrics?: Metrics;
 }
 
+/**
+ * The access token of `Authorization: Bearer <token>`. The scheme is matched in any case (RFC 9110
+ * §11.1); then exactly one space and one token68 (RFC 9110 §11.2). Throws AuthError `token_missing`
+ * or `token_malformed`.
+ */
 function bearer(c: Context): string {
   const header = c.req.header("authorization");
   if (header === undefined || header === "") throw new AuthError("token_missing", "Authorization: Bearer <access token> is required");
-  const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
+  const match = /^bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
   if (match?.[1] === undefined) throw new AuthError("token_malformed", "Authorization header must be 'Bearer <token>'");
   return match[1];
 }

@@ -1,8 +1,8 @@
 // The HTTP edge's input limits against a real stack: identity lengths, oversized bodies on a
-// keep-alive connection and the `wait` query parameter.
+// keep-alive connection, the `wait` query parameter and the Authorization scheme.
 import assert from "node:assert/strict";
 import { Agent, request, type IncomingHttpHeaders } from "node:http";
-import { AGENT, refundRequest, startStack, type TestStack } from "../support/stack.js";
+import { AGENT, refundRequest, requestPendingRefund, startStack, type TestStack } from "../support/stack.js";
 import { TEST_TRUST_DOMAIN } from "../support/tokens.js";
 
 /** A syntactically valid SPIFFE ID in the test trust domain of exactly `length` characters. */
@@ -129,6 +129,30 @@ describe("limits at the edge (real Temporal server)", function () {
         const res = await stack.http("GET", `/v1/approvals/${unknownId}?wait=${wait}`, await stack.agentHeaders("alice"));
         assert.equal(res.status, 404, `wait=${wait}: ${JSON.stringify(res.body)}`);
         assert.equal(res.body.error.code, "not_found");
+      }
+    });
+  });
+
+  describe("the Authorization scheme", function () {
+    it("the Bearer scheme is accepted in any letter case", async function () {
+      const { id } = await requestPendingRefund(stack);
+      const token = await stack.ids.principalToken("alice");
+      const workload = await stack.ids.agentToken(AGENT);
+      for (const scheme of ["bearer", "BEARER", "bEaReR"]) {
+        const res = await stack.http("GET", `/v1/approvals/${id}`, { authorization: `${scheme} ${token}`, "workload-identity-token": workload });
+        assert.equal(res.status, 200, `${scheme}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.status, "pending");
+      }
+    });
+
+    it("anything but the scheme, one space and one token68 is refused as malformed", async function () {
+      const { id } = await requestPendingRefund(stack);
+      const token = await stack.ids.principalToken("alice");
+      const workload = await stack.ids.agentToken(AGENT);
+      for (const authorization of [`Bearer  ${token}`, `Bearer\t${token}`, `Bearer ${token} extra`, `Bearer${token}`, `Basic ${token}`, `Bearer ${token}=.`]) {
+        const res = await stack.http("GET", `/v1/approvals/${id}`, { authorization, "workload-identity-token": workload });
+        assert.equal(res.status, 401, JSON.stringify(authorization.slice(0, 8)));
+        assert.equal(res.body.error.code, "token_malformed");
       }
     });
   });
