@@ -3,6 +3,7 @@ import { calculateJwkThumbprint, jwtVerify, type JWK } from "jose";
 import { z } from "zod";
 import type { Config } from "../config.js";
 import { AuthError } from "../errors.js";
+import { assertIssuedInThePast } from "./issued-at.js";
 import { createKeySource } from "./jwks.js";
 import { parseSpiffeId, type SpiffeId } from "./spiffe-id.js";
 import { toTokenError } from "./token-errors.js";
@@ -38,6 +39,7 @@ const KIND = "workload identity token";
 const AgentClaimsSchema = z.looseObject({
   sub: z.string().min(1),
   exp: z.number(),
+  iat: z.number().optional(),
   cnf: z.looseObject({ jwk: z.looseObject({ kty: z.enum(["OKP", "EC", "RSA"]) }).optional() }).optional(),
 });
 
@@ -75,7 +77,8 @@ function spiffeIdOf(sub: unknown): SpiffeId {
  * The returned function requires `sub` to be a strict SPIFFE ID of at most
  * {@link MAX_WORKLOAD_SPIFFE_ID_LENGTH} characters, picks the trust domain entry from it,
  * and verifies signature (with that domain's keys), algorithm (the entry's allow-list; never `none` or
- * HMAC), `aud` (must contain the entry's audience), `exp` and `nbf` (with `clockToleranceSeconds`).
+ * HMAC), `aud` (must contain the entry's audience), `exp`, `nbf` and `iat` (not in the future; all with
+ * `clockToleranceSeconds`).
  *
  * Rejects with AuthError `token_missing`, `token_malformed`, `token_algorithm_rejected`,
  * `token_claims_invalid` (including a malformed or over-long SPIFFE ID), `trust_domain_untrusted`,
@@ -107,6 +110,7 @@ export function createAgentVerifier(identity: Config["identity"]): (token: strin
 
     const parsed = AgentClaimsSchema.safeParse(payload);
     if (!parsed.success) throw new AuthError("token_claims_invalid", `${KIND} has a missing or invalid claim`);
+    assertIssuedInThePast(parsed.data.iat, KIND, identity.clockToleranceSeconds, Date.now() / 1000);
     // The verified subject is the one the keys were chosen for (same bytes); re-checked, not assumed.
     const verified = spiffeIdOf(parsed.data.sub);
     if (verified.trustDomain !== entry.trustDomain) throw new AuthError("trust_domain_untrusted", `${KIND} trust domain is not trusted`);

@@ -3,6 +3,7 @@ import { jwtVerify } from "jose";
 import { z } from "zod";
 import type { Config } from "../config.js";
 import { AuthError } from "../errors.js";
+import { assertIssuedInThePast } from "./issued-at.js";
 import { createKeySource } from "./jwks.js";
 import { toTokenError } from "./token-errors.js";
 import { assertAlgorithmAllowed, readUnverifiedToken } from "./unverified-token.js";
@@ -57,6 +58,7 @@ const PrincipalClaimsSchema = z.looseObject({
   iss: z.string().min(1),
   sub: z.string().min(1),
   exp: z.number(),
+  iat: z.number().optional(),
   scope: z.string().optional(),
   scp: z.union([z.array(z.string()), z.string()]).optional(),
   authorization_details: z.array(z.looseObject({ type: z.string().min(1) })).optional(),
@@ -85,8 +87,8 @@ function tasksOf(claims: z.infer<typeof PrincipalClaimsSchema>): AgentTask[] {
  * Build the verifier of principal access tokens for the configured issuers. Key sets load on first use.
  *
  * The returned function picks the issuer entry by the token's `iss`, verifies signature, algorithm
- * (the entry's allow-list; never `none` or HMAC), `iss`, `aud`, `exp` and `nbf` (with
- * `clockToleranceSeconds`), then checks that the subject (with the entry's `subjectPrefix`) is at most
+ * (the entry's allow-list; never `none` or HMAC), `iss`, `aud`, `exp`, `nbf` and `iat` (not in the
+ * future; all with `clockToleranceSeconds`), then checks that the subject (with the entry's `subjectPrefix`) is at most
  * {@link MAX_SUBJECT_LENGTH} characters and the entry's required scopes (or `opts.requiredScopes`).
  *
  * Rejects with AuthError `token_missing`, `token_malformed`, `token_algorithm_rejected`,
@@ -125,6 +127,7 @@ export function createPrincipalVerifier(identity: Config["identity"]): Principal
       });
     }
     const claims = parsed.data;
+    assertIssuedInThePast(claims.iat, KIND, identity.clockToleranceSeconds, Date.now() / 1000);
     const subject = `${entry.subjectPrefix}${claims.sub}`;
     if (subject.length > MAX_SUBJECT_LENGTH) {
       throw new AuthError("token_claims_invalid", `${KIND} subject is longer than ${MAX_SUBJECT_LENGTH} characters`, {

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { importJWK, jwtVerify } from "jose";
 import { z } from "zod";
 import { AuthError } from "../errors.js";
+import { assertIssuedInThePast } from "./issued-at.js";
 import { toTokenError } from "./token-errors.js";
 import { assertAlgorithmAllowed, readUnverifiedToken } from "./unverified-token.js";
 import type { VerifiedAgent } from "./verify-agent.js";
@@ -24,6 +25,7 @@ const ALGORITHMS_BY_KEY: Record<string, readonly string[]> = {
 const ProofClaimsSchema = z.looseObject({
   jti: z.string().min(8).max(256),
   exp: z.number(),
+  iat: z.number().optional(),
   wth: z.string().min(1),
   ath: z.string().min(1).optional(),
 });
@@ -60,7 +62,8 @@ export interface ProofVerifierOptions {
  * Build the proof verifier. The returned function resolves when no proof is needed (the workload token
  * carries no key and its trust domain does not require one) or the proof is valid; otherwise it throws
  * AuthError `proof_missing` or `proof_invalid` (wrong key, type, audience, binding, lifetime, replay),
- * `token_expired` for an expired proof, or `token_algorithm_rejected`.
+ * `token_expired` for an expired proof, `token_not_yet_valid` for one issued (`iat`) or valid (`nbf`) only
+ * later than now plus the clock tolerance, or `token_algorithm_rejected`.
  *
  * Replay protection keeps each accepted `jti` until its proof expires, in this process: servers behind a
  * load balancer share nothing, so a proof could be replayed once per server within its lifetime (bounded by
@@ -112,12 +115,14 @@ export function createProofVerifier(opts: ProofVerifierOptions): (check: ProofCh
       }));
     } catch (err) {
       const coded = toTokenError(err, KIND);
-      if (coded.code === "token_expired" || coded.code === "token_algorithm_rejected") throw coded;
+      // Clock problems keep their own codes, so the workload knows to look at its clock.
+      if (coded.code === "token_expired" || coded.code === "token_not_yet_valid" || coded.code === "token_algorithm_rejected") throw coded;
       throw new AuthError("proof_invalid", `${KIND} does not verify with the workload's key or is not for this request`, { cause: err });
     }
     const claims = ProofClaimsSchema.safeParse(payload);
     if (!claims.success) throw new AuthError("proof_invalid", `${KIND} lacks jti, exp or wth`);
-    const { jti, exp, wth, ath } = claims.data;
+    const { jti, exp, iat, wth, ath } = claims.data;
+    assertIssuedInThePast(iat, KIND, opts.clockToleranceSeconds, now() / 1000);
     if (exp - now() / 1000 > maxLifetime + opts.clockToleranceSeconds) throw new AuthError("proof_invalid", `${KIND} lives longer than ${maxLifetime} s`);
     if (wth !== tokenHash(identityToken)) throw new AuthError("proof_invalid", `${KIND} is bound to another identity token`);
     if (accessToken !== undefined && ath !== tokenHash(accessToken)) throw new AuthError("proof_invalid", `${KIND} is not bound to this access token`);
