@@ -23,7 +23,7 @@ import { submitDecision } from "../decisions/submit.js";
 import { loadKeyStore } from "../grants/key-store.js";
 import { loadPolicyEngine } from "../policy/engine.js";
 import { approvalView, type ApprovalView } from "../server/view.js";
-import { safe } from "../text/neutralise.js";
+import { displayJson, jsonForTerminal, safe } from "../text/neutralise.js";
 import { userInfo } from "node:os";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -93,7 +93,7 @@ function printDecision(view: ApprovalView): void {
 
 function printState(state: ApprovalState): void {
   const approvers = state.decisions.map((d) => `${d.approver}:${d.decision}`).join(", ") || "-";
-  console.log(`${state.id}  ${state.status}${state.reasonCode !== undefined ? ` (${state.reasonCode})` : ""}  tool=${state.tool} tenant=${state.tenant} decisions=${approvers}`);
+  console.log(safe`${state.id}  ${state.status}${state.reasonCode !== undefined ? ` (${state.reasonCode})` : ""}  tool=${state.tool} tenant=${state.tenant} decisions=${approvers}`);
 }
 
 export function buildProgram(): Command {
@@ -160,9 +160,9 @@ Try an approval (in another terminal):
     .option("--json", "print JSON")
     .action(async (opts: { tenant?: string; json?: boolean }, cmd: Command) => {
       const rows = await withApprovals(config(cmd), (a) => a.pending(opts.tenant));
-      if (opts.json === true) console.log(JSON.stringify(rows, null, 2));
+      if (opts.json === true) console.log(jsonForTerminal(rows));
       else if (rows.length === 0) console.log("no open approvals");
-      else for (const r of rows) console.log(`${r.id}  ${r.status}  ${r.tenant}  ${r.tool}  principal=${r.principal}  agent=${r.agent}  ${r.startedAt.toISOString()}`);
+      else for (const r of rows) console.log(safe`${r.id}  ${r.status}  ${r.tenant}  ${r.tool}  principal=${r.principal}  agent=${r.agent}  ${r.startedAt.toISOString()}`);
     });
 
   program
@@ -174,17 +174,18 @@ Try an approval (in another terminal):
       const tool = cfg.tools[request.tool];
       // Without the tool's catalog entry its redaction rules are unknown: show nothing rather than too much.
       if (tool === undefined) throw new CountersignError("unknown_tool", `tool ${request.tool} is not in this config's catalog; its arguments stay hidden`);
-      console.log(`${id}  ${state.status}  ${tool.displayName ?? request.tool} (${request.tool})  tenant=${request.tenant}`);
-      console.log(`requested by ${state.principal} through agent ${state.agent}`);
-      console.log(`task ${request.intent.taskId}: ${request.intent.summary}`);
-      if (request.reason !== undefined) console.log(`reason: ${request.reason}`);
-      if (request.target !== undefined) console.log(`resource: ${request.target.type}::"${request.target.id}"`);
+      // Every agent-supplied string passes through the neutraliser (`safe`): what the approver reads is what will run.
+      console.log(safe`${id}  ${state.status}  ${tool.displayName ?? request.tool} (${request.tool})  tenant=${request.tenant}`);
+      console.log(safe`requested by ${state.principal} through agent ${state.agent}`);
+      console.log(safe`task ${request.intent.taskId}: ${request.intent.summary}`);
+      if (request.reason !== undefined) console.log(safe`reason: ${request.reason}`);
+      if (request.target !== undefined) console.log(safe`resource: ${request.target.type}::"${request.target.id}"`);
       if (state.routing !== undefined) {
         const approved = approvedBy(state);
-        console.log(`approvals ${approved.length}/${state.routing.quorum} from [${state.routing.approverGroups.join(", ")}]${approved.length > 0 ? `: ${approved.join(", ")}` : ""}; deadline ${new Date(state.routing.deadlineAtMs).toISOString()}`);
+        console.log(safe`approvals ${approved.length}/${state.routing.quorum} from [${state.routing.approverGroups.join(", ")}]${approved.length > 0 ? `: ${approved.join(", ")}` : ""}; deadline ${new Date(state.routing.deadlineAtMs).toISOString()}`);
       }
       console.log(`arguments (sha256 ${state.argsSha256}):`);
-      console.log(JSON.stringify(redactArguments(request.arguments, tool.redact), null, 2));
+      console.log(displayJson(redactArguments(request.arguments, tool.redact)));
     });
 
   for (const verb of ["approve", "deny"] as const) {
@@ -267,7 +268,7 @@ Try an approval (in another terminal):
       const state = await withApprovals(config(cmd), (a) => a.state(id));
       if (opts.json === true) {
         const { grant, ...rest } = state;
-        console.log(JSON.stringify({ ...rest, ...(grant !== undefined ? { grant: { jti: grant.jti, audience: grant.audience, expiresAtMs: grant.expiresAtMs } } : {}) }, null, 2));
+        console.log(jsonForTerminal({ ...rest, ...(grant !== undefined ? { grant: { jti: grant.jti, audience: grant.audience, expiresAtMs: grant.expiresAtMs } } : {}) }));
       } else console.log(renderAudit(state));
     });
 

@@ -7,6 +7,7 @@ import { historyFromJSON, historyToJSON } from "@temporalio/common/lib/proto-uti
 import { Worker, type ReplayResult } from "@temporalio/worker";
 import { WORKFLOWS_PATH } from "../../worker/worker.js";
 import type { ApprovalState } from "../../workflows/definitions.js";
+import { safe } from "../text/neutralise.js";
 
 /** The history of approval `id` as JSON in Temporal's standard format (payloads stay encrypted). */
 export async function exportHistory(client: Client, id: string): Promise<string> {
@@ -52,36 +53,40 @@ function at(ms: number | undefined): string {
   return ms === undefined ? "-" : new Date(ms).toISOString();
 }
 
-/** The decision trail of an approval, one fact a line, oldest first. No token, grant or argument value. */
+/**
+ * The decision trail of an approval, one fact a line, oldest first. No token, grant or argument
+ * value; every recorded string passes through the neutraliser (`safe`), agent-supplied ones above all.
+ */
 export function renderAudit(state: ApprovalState): string {
   const lines: string[] = [];
-  lines.push(`approval ${state.id}: ${state.status}${state.reasonCode !== undefined ? ` (${state.reasonCode}${state.reason !== undefined ? `: ${state.reason}` : ""})` : ""}`);
-  lines.push(`  requested  ${at(state.requestedAtMs)}  tenant=${state.tenant} tool=${state.tool}`);
-  lines.push(`             principal=${state.principal} (issuer ${state.principalIssuer})`);
-  lines.push(`             agent=${state.agent}${state.agentJkt !== undefined ? ` key=${state.agentJkt}` : ""}`);
-  lines.push(`             task=${state.intent.taskId} "${state.intent.summary}"  args_sha256=${state.argsSha256}`);
+  lines.push(safe`approval ${state.id}: ${state.status}${state.reasonCode !== undefined ? ` (${state.reasonCode}${state.reason !== undefined ? `: ${state.reason}` : ""})` : ""}`);
+  lines.push(safe`  requested  ${at(state.requestedAtMs)}  tenant=${state.tenant} tool=${state.tool}`);
+  lines.push(safe`             principal=${state.principal} (issuer ${state.principalIssuer})`);
+  lines.push(safe`             agent=${state.agent}${state.agentJkt !== undefined ? ` key=${state.agentJkt}` : ""}`);
+  lines.push(safe`             task=${state.intent.taskId} "${state.intent.summary}"  args_sha256=${state.argsSha256}`);
   if (state.identity !== undefined) {
-    lines.push(`  identity   ${at(state.identity.verifiedAtMs)}  workload identity verified in trust domain ${state.identity.trustDomain}${state.identity.jkt !== undefined ? `, key ${state.identity.jkt} proven` : ""}`);
+    lines.push(safe`  identity   ${at(state.identity.verifiedAtMs)}  workload identity verified in trust domain ${state.identity.trustDomain}${state.identity.jkt !== undefined ? `, key ${state.identity.jkt} proven` : ""}`);
   }
   type Row = { atMs: number; text: string };
   const rows: Row[] = [
     ...state.policy.map((p) => ({
       atMs: p.atMs,
-      text: `  policy     ${at(p.atMs)}  ${p.stage.padEnd(10)} ${p.decision}${p.reason !== undefined ? ` (${p.reason})` : ""}${p.approver !== undefined ? ` for ${p.approver}` : ""}  ${p.policyVersion}  [${p.policyIds.join(", ")}]${p.detail !== undefined ? `  ${p.detail}` : ""}`,
+      text: safe`  policy     ${at(p.atMs)}  ${p.stage.padEnd(10)} ${p.decision}${p.reason !== undefined ? ` (${p.reason})` : ""}${p.approver !== undefined ? ` for ${p.approver}` : ""}  ${p.policyVersion}  [${p.policyIds.join(", ")}]${p.detail !== undefined ? `  ${p.detail}` : ""}`,
     })),
     ...state.decisions.map((d) => ({
       atMs: d.atMs,
-      text: `  decision   ${at(d.atMs)}  ${d.approver} ${d.decision}s via ${d.via}${d.reason !== undefined ? `: "${d.reason}"` : ""}`,
+      text: safe`  decision   ${at(d.atMs)}  ${d.approver} ${d.decision}s via ${d.via}${d.osUser !== undefined ? ` (operating-system user ${d.osUser})` : ""}${d.groups !== undefined ? ` as [${d.groups.join(", ")}]` : ""}${d.reason !== undefined ? `: "${d.reason}"` : ""}${d.assertionId !== undefined ? `  assertion ${d.assertionId}` : ""}`,
     })),
   ];
   rows.sort((a, b) => a.atMs - b.atMs);
   if (state.routing !== undefined) {
-    lines.push(`  routing    quorum ${state.routing.quorum} from [${state.routing.approverGroups.join(", ")}], deadline ${at(state.routing.deadlineAtMs)}`);
+    lines.push(safe`  routing    quorum ${state.routing.quorum} from [${state.routing.approverGroups.join(", ")}], deadline ${at(state.routing.deadlineAtMs)}`);
   }
   for (const r of rows) lines.push(r.text);
+  if (state.unrecordedRefusals !== undefined) lines.push(safe`  refusals   ${state.unrecordedRefusals} more refused decisions not recorded (the record is capped)`);
   if (state.grant !== undefined) {
-    lines.push(`  grant      jti=${state.grant.jti} aud=${state.grant.audience} expires ${at(state.grant.expiresAtMs)}`);
+    lines.push(safe`  grant      jti=${state.grant.jti} aud=${state.grant.audience} expires ${at(state.grant.expiresAtMs)}`);
   }
-  if (state.redeemedAtMs !== undefined) lines.push(`  redeemed   ${at(state.redeemedAtMs)}  by ${state.redeemedBy ?? "-"}`);
+  if (state.redeemedAtMs !== undefined) lines.push(safe`  redeemed   ${at(state.redeemedAtMs)}  by ${state.redeemedBy ?? "-"}`);
   return lines.join("\n");
 }

@@ -10,7 +10,10 @@ export const DEFAULT_JSON_STRING_LENGTH = 200;
 // Cc: C0, DEL and C1 controls (ESC, CR, LF, TAB, CSI U+009B…). Cf: bidi embeddings, overrides and
 // isolates, LRM/RLM/ALM, zero-width characters, U+FEFF, tag characters. Zl/Zp: U+2028/U+2029.
 // Cs: lone surrogates (`for…of` yields a well-formed pair as one code point, so pairs never match).
-const HIDDEN = /^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]$/u;
+// Co/Cn: private-use and unassigned code points (no agreed glyph). Blank letters that render as
+// nothing: Hangul fillers U+115F, U+1160, U+3164, U+FFA0 and the blank braille pattern U+2800.
+const HIDDEN = /^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}\u115F\u1160\u3164\uFFA0\u2800]$/u;
+const HIDDEN_ANYWHERE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}\u115F\u1160\u3164\uFFA0\u2800]/gu;
 
 function checkLength(value: number, name: string): number {
   if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
@@ -135,4 +138,16 @@ export function safe(strings: TemplateStringsArray, ...values: unknown[]): strin
     out += strings[i + 1] ?? strings.raw[i + 1] ?? "";
   });
   return out;
+}
+
+/**
+ * JSON for a terminal (`--json` output): `JSON.stringify(value, null, 2)` with every character the
+ * neutraliser would escape written as a JSON `\uXXXX` escape instead, so the output stays valid JSON
+ * and still hides nothing (JSON.stringify itself escapes only C0 controls and lone surrogates).
+ */
+export function jsonForTerminal(value: unknown): string {
+  // Raw line breaks in the output are the indentation's own (JSON.stringify escapes those inside strings).
+  return (JSON.stringify(value, null, 2) ?? "null").replace(HIDDEN_ANYWHERE, (char) =>
+    char === "\n" ? char : Array.from({ length: char.length }, (_, i) => `\\u${char.charCodeAt(i).toString(16).padStart(4, "0")}`).join(""),
+  );
 }
