@@ -87,6 +87,12 @@ export const ConfigFileSchema = z.strictObject({
     })
     .prefault({})
     .refine((a) => a.deadlineSeconds <= a.maxDeadlineSeconds, { message: "deadlineSeconds must not exceed maxDeadlineSeconds", path: ["deadlineSeconds"] }),
+  worker: z
+    .strictObject({
+      /** host:port where the worker serves Prometheus metrics (the Temporal SDK's and countersign's own). Off when absent. */
+      metricsAddress: z.string().regex(/^[^\s:]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/, "host:port").optional(),
+    })
+    .prefault({}),
   temporal: z
     .strictObject({
       taskQueue: z.string().min(1).default("countersign"),
@@ -115,6 +121,7 @@ export interface Config {
   /** Payload codec keys: from COUNTERSIGN_PAYLOAD_KEYS (JSON) when set, else the key file. */
   payloads: { keyFile: string; keysFromEnv: string | undefined };
   approvals: { deadlineSeconds: number; maxDeadlineSeconds: number; breakGlass: { enabled: boolean } };
+  worker: { metricsAddress: string | undefined };
   temporal: { taskQueue: string; namespace: string | undefined };
   logLevel: string;
 }
@@ -218,6 +225,7 @@ export function resolveConfig(raw: unknown, path: string): Config {
       keysFromEnv: process.env.COUNTERSIGN_PAYLOAD_KEYS === "" ? undefined : process.env.COUNTERSIGN_PAYLOAD_KEYS,
     },
     approvals: c.approvals,
+    worker: { metricsAddress: c.worker.metricsAddress },
     temporal: { taskQueue: c.temporal.taskQueue, namespace: c.temporal.namespace },
     logLevel: process.env.COUNTERSIGN_LOG_LEVEL ?? process.env.LOG_LEVEL ?? "info",
   };

@@ -34,6 +34,19 @@ describe("config", function () {
     assert.deepEqual(config.identity.principals[0]?.requiredScopes, []);
   });
 
+  it("deadlines are capped: the default maximum is 7 days, deadlineSeconds may not exceed it, nor the maximum a year", function () {
+    const config = resolveConfig(minimal(), "c.yaml");
+    assert.equal(config.approvals.maxDeadlineSeconds, 604_800);
+    assert.equal(config.approvals.breakGlass.enabled, false, "break-glass is off unless enabled");
+    for (const approvals of [{ deadlineSeconds: 999_999_999 }, { deadlineSeconds: 3600, maxDeadlineSeconds: 600 }, { maxDeadlineSeconds: 365 * 24 * 3600 + 1 }]) {
+      assert.throws(() => resolveConfig({ ...minimal(), approvals }, "c.yaml"), (err: Error & { code?: string }) => {
+        assert.equal(err.code, "config_invalid");
+        assert.match(err.message, /approvals\.(deadlineSeconds|maxDeadlineSeconds)/);
+        return true;
+      });
+    }
+  });
+
   it("an unknown key is refused and named", function () {
     assert.throws(() => resolveConfig({ ...minimal(), grant: {} }, "c.yaml"), (err: Error & { code?: string }) => {
       assert.equal(err.code, "config_invalid");

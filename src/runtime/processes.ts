@@ -23,10 +23,17 @@ export function untilSignal(): Promise<string> {
 }
 
 let runtimeInstalled = false;
-/** Route the SDK's logs through our logger; once per process, before the first worker. */
-export function installRuntime(logger: Logger): void {
+/**
+ * Route the SDK's logs through our logger and, when `worker.metricsAddress` is set, serve the worker's
+ * metrics (the SDK's own and countersign's, e.g. `countersign_break_glass_decisions`) for Prometheus
+ * there; once per process, before the first worker.
+ */
+export function installRuntime(logger: Logger, metricsAddress?: string): void {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: temporalSdkLogger(logger) });
+  Runtime.install({
+    logger: temporalSdkLogger(logger),
+    ...(metricsAddress !== undefined ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } } : {}),
+  });
   runtimeInstalled = true;
 }
 
@@ -71,7 +78,7 @@ export async function startServer(services: Services, target: TemporalTarget, lo
 
 /** `countersign worker`: run until a signal, then drain. */
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
-  installRuntime(logger);
+  installRuntime(logger, config.worker.metricsAddress);
   const services = await buildServices(config, { createMissingKeys: false });
   const { worker, done } = await startWorker(services, temporalTarget(config));
   logger.info({ taskQueue: config.temporal.taskQueue }, "worker running");
@@ -101,7 +108,7 @@ export async function runDev(config: Config, logger: Logger, opts: { projectRoot
   let temporal: DevServer | undefined;
   let server: (RunningHttpServer & { closeAll(): Promise<void> }) | undefined;
   let worker: { worker: Worker; done: Promise<void> } | undefined;
-  installRuntime(logger);
+  installRuntime(logger, config.worker.metricsAddress);
   try {
     const services = await buildServices(config, { createMissingKeys: true });
     temporal = await startDevServer({

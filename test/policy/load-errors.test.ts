@@ -24,6 +24,18 @@ describe("policy engine start-up validation", () => {
     assert.match(message, /@quorum must be a positive whole number/);
   });
 
+  it("a @deadline_seconds above approvals.maxDeadlineSeconds is rejected at load; at the maximum it loads", () => {
+    const t = makeTenant({ "p.cedar": `@approvers("payments-approver") @deadline_seconds("999999999") ${refundScope};` }, defaultEntities());
+    tenant = t;
+    const message = configErrorOf(() => loadPolicyEngine({ policiesDir: t.policiesDir, directoryFile: t.directoryFile, maxDeadlineSeconds: 604_800 }));
+    assert.match(message, /p\.cedar:1:1/);
+    assert.match(message, /@deadline_seconds 999999999 exceeds approvals\.maxDeadlineSeconds \(604800\)/);
+    t.cleanup();
+    const ok = makeTenant({ "p.cedar": `@approvers("payments-approver") @deadline_seconds("604800") ${refundScope};` }, defaultEntities());
+    tenant = ok;
+    loadPolicyEngine({ policiesDir: ok.policiesDir, directoryFile: ok.directoryFile, maxDeadlineSeconds: 604_800 });
+  });
+
   it('a zero @quorum("0") is rejected at load', () => {
     assert.match(loadError({ "p.cedar": `@approvers("x") @quorum("0") ${refundScope};` }), /@quorum/);
   });

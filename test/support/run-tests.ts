@@ -1,6 +1,7 @@
 // Test entry point (`npm test`): provisions the Temporal CLI, starts one dev server for the whole
 // run, then runs every compiled test file with mocha and stops the server.
 import { readdirSync, statSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DefaultLogger, Runtime } from "@temporalio/worker";
@@ -20,10 +21,28 @@ function testFiles(dir: string): string[] {
     });
 }
 
+/** A free loopback port (the OS picks one; closed again before use). */
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address !== null ? resolvePort(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   // The SDK's own logs (worker state changes, workflow logs) only when something is wrong.
-  Runtime.install({ logger: new DefaultLogger((process.env.TEST_SDK_LOG_LEVEL as "WARN" | undefined) ?? "WARN") });
+  // The workers' metrics (the SDK's and countersign's own) are served on a loopback port the tests can scrape.
+  const metricsPort = await freePort();
+  process.env.COUNTERSIGN_TEST_WORKER_METRICS = `http://127.0.0.1:${metricsPort}/metrics`;
+  Runtime.install({
+    logger: new DefaultLogger((process.env.TEST_SDK_LOG_LEVEL as "WARN" | undefined) ?? "WARN"),
+    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${metricsPort}` } } },
+  });
   const server = await startDevServer({ projectRoot, log: (m) => console.log(`[test] ${m}`) });
   console.log(`[test] Temporal dev server ready at ${server.address} in ${Date.now() - started} ms`);
   process.env.TEMPORAL_ADDRESS = server.address;

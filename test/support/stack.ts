@@ -51,6 +51,8 @@ export interface StackOptions {
   worker?: boolean;
   /** Bound on queries and Updates waiting for a worker, in ms. */
   rpcDeadlineMs?: number;
+  /** Enable break-glass decisions (approvals.breakGlass.enabled). */
+  breakGlass?: boolean;
   /** Receives the server's log lines (at debug level) instead of them being dropped. */
   logSink?: { write(line: string): void };
 }
@@ -112,7 +114,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       },
       grants: { keyFile: "./keys/grant-keys.json", ttlSeconds: opts.grantTtlSeconds ?? 300 },
       payloads: { keyFile: "./keys/payload-keys.json" },
-      approvals: { deadlineSeconds: opts.deadlineSeconds ?? 600 },
+      approvals: { deadlineSeconds: opts.deadlineSeconds ?? 600, ...(opts.breakGlass === true ? { breakGlass: { enabled: true } } : {}) },
       temporal: { taskQueue: `test-${randomUUID()}` },
   };
   writeFileSync(configFile, stringifyYaml(raw));
