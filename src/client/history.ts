@@ -75,7 +75,7 @@ export function renderAudit(state: ApprovalState): string {
     })),
     ...state.decisions.map((d) => ({
       atMs: d.atMs,
-      text: safe`  decision   ${at(d.atMs)}  ${d.approver} ${d.decision}s via ${d.via}${d.osUser !== undefined ? ` (operating-system user ${d.osUser})` : ""}${d.groups !== undefined ? ` as [${d.groups.join(", ")}]` : ""}${d.reason !== undefined ? `: "${d.reason}"` : ""}${d.assertionId !== undefined ? `  assertion ${d.assertionId}` : ""}`,
+      text: safe`  decision   ${at(d.atMs)}  ${d.approver} ${d.decision}s via ${d.via}${d.reason !== undefined ? `: "${d.reason}"` : ""}${d.groups !== undefined ? `  groups [${d.groups.join(", ")}]` : ""}${d.osUser !== undefined ? `  operating-system user ${d.osUser}` : ""}${d.assertionId !== undefined ? `  assertion ${d.assertionId}` : ""}`,
     })),
   ];
   rows.sort((a, b) => a.atMs - b.atMs);

@@ -2,24 +2,9 @@
 // the decision is recorded as via break-glass with the operating-system user, shown by audit and
 // counted in the worker's metrics (real Temporal server).
 import assert from "node:assert/strict";
+import { runCli } from "../support/run-cli.js";
 import { userInfo } from "node:os";
-import { main as cli } from "../../src/cli/index.js";
 import { requestPendingRefund, startStack, type TestStack } from "../support/stack.js";
-
-async function run(args: string[]): Promise<{ code: number; out: string }> {
-  const out: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
-  console.error = (...a: unknown[]) => out.push(a.map(String).join(" "));
-  try {
-    return { code: await cli(["node", "countersign", ...args]), out: out.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-    process.exitCode = undefined;
-  }
-}
 
 /** The worker runtime's Prometheus text (the test runner serves it on loopback). */
 async function workerMetric(name: string): Promise<number> {
@@ -44,7 +29,7 @@ describe("break-glass decisions (real Temporal server)", function () {
 
     it("is refused with break_glass_disabled and changes nothing", async function () {
       const { id } = await requestPendingRefund(stack);
-      const { code, out } = await run(["--config", stack.configFile, "approve", id, "--break-glass", "--as", "bob", "--reason", "pager duty"]);
+      const { code, all: out } = await runCli(["--config", stack.configFile, "approve", id, "--break-glass", "--as", "bob", "--reason", "pager duty"]);
       assert.equal(code, 1);
       assert.match(out, /break_glass_disabled/);
       const state = await stack.approvals.state(id);
@@ -65,23 +50,23 @@ describe("break-glass decisions (real Temporal server)", function () {
     it("records via break-glass with the operating-system user, shows it in audit and counts it", async function () {
       const before = await workerMetric("countersign_break_glass_decisions");
       const { id } = await requestPendingRefund(stack);
-      const missingReason = await run(["--config", stack.configFile, "approve", id, "--break-glass", "--as", "bob"]);
+      const missingReason = await runCli(["--config", stack.configFile, "approve", id, "--break-glass", "--as", "bob"]);
       assert.equal(missingReason.code, 2, "break-glass needs a reason");
-      const { code, out } = await run(["--config", stack.configFile, "approve", id, "--break-glass", "--as", "bob", "--reason", "pager duty"]);
+      const { code, all: out } = await runCli(["--config", stack.configFile, "approve", id, "--break-glass", "--as", "bob", "--reason", "pager duty"]);
       assert.equal(code, 0, out);
       const state = await stack.approvals.state(id);
       assert.equal(state.status, "approved");
       assert.equal(state.decisions[0]?.via, "break-glass");
       assert.equal(state.decisions[0]?.osUser, userInfo().username);
-      const audit = await run(["--config", stack.configFile, "audit", id]);
-      assert.ok(audit.out.includes(`bob approves via break-glass (operating-system user ${userInfo().username})`), audit.out);
+      const audit = await runCli(["--config", stack.configFile, "audit", id]);
+      assert.ok(audit.all.includes(`bob approves via break-glass: "pager duty"  groups [payments-approver]  operating-system user ${userInfo().username}`), audit.all);
       assert.equal(await workerMetric("countersign_break_glass_decisions"), before + 1);
     });
 
     it("still needs an entitled approver: break-glass as the requester or a non-approver is refused", async function () {
       const { id } = await requestPendingRefund(stack);
-      assert.match((await run(["--config", stack.configFile, "approve", id, "--break-glass", "--as", "alice", "--reason", "x"])).out, /approver_not_entitled|self_approval_forbidden/);
-      assert.match((await run(["--config", stack.configFile, "approve", id, "--break-glass", "--as", "dave", "--reason", "x"])).out, /approver_not_entitled/);
+      assert.match((await runCli(["--config", stack.configFile, "approve", id, "--break-glass", "--as", "alice", "--reason", "x"])).all, /approver_not_entitled|self_approval_forbidden/);
+      assert.match((await runCli(["--config", stack.configFile, "approve", id, "--break-glass", "--as", "dave", "--reason", "x"])).all, /approver_not_entitled/);
       assert.equal((await stack.approvals.state(id)).status, "pending");
     });
   });

@@ -3,26 +3,9 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { main as cli } from "../../src/cli/index.js";
+import { runCli as run } from "../support/run-cli.js";
 import { refundRequest, startStack, type TestStack } from "../support/stack.js";
 
-/** Run the CLI in process and capture what it prints. */
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
-  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
-  try {
-    const code = await cli(["node", "countersign", ...args]);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-    process.exitCode = undefined;
-  }
-}
 
 describe("countersign CLI (real Temporal server)", function () {
   let stack: TestStack;

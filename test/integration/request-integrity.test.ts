@@ -1,25 +1,9 @@
 // What the approver sees is what will run: bodies with one meaning at the edge, the resource bound
 // into the grant, idempotency over the whole request, and views that neutralise agent strings.
 import assert from "node:assert/strict";
+import { runCli } from "../support/run-cli.js";
 import { decodeJwt } from "jose";
-import { main as cli } from "../../src/cli/index.js";
 import { refundRequest, requestPendingRefund, startStack, type TestStack } from "../support/stack.js";
-
-/** Run the CLI in process and capture what it prints. */
-async function run(args: string[]): Promise<{ code: number; out: string }> {
-  const out: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
-  console.error = (...a: unknown[]) => out.push(a.map(String).join(" "));
-  try {
-    return { code: await cli(["node", "countersign", ...args]), out: out.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-    process.exitCode = undefined;
-  }
-}
 
 describe("request integrity (real Temporal server)", function () {
   let stack: TestStack;
@@ -115,16 +99,16 @@ describe("request integrity (real Temporal server)", function () {
     }));
     const id = filed.body.id as string;
     for (const verb of ["show", "audit"]) {
-      const { code, out } = await run(["--config", stack.configFile, verb, id]);
+      const { code, all: out } = await runCli(["--config", stack.configFile, verb, id]);
       assert.equal(code, 0, out);
       // Line breaks between lines are the view's own; anything else in Cc, Cf or Zl must not reach the terminal.
       assert.doesNotMatch(out.replaceAll("\n", ""), /[\p{Cc}\p{Cf}\p{Zl}]/u, `${verb} prints no raw control, format or separator character`);
       assert.ok(out.includes("\\u{001B}[8m"), `${verb} shows the conceal code visibly`);
     }
-    const shown = (await run(["--config", stack.configFile, "show", id])).out;
+    const shown = (await runCli(["--config", stack.configFile, "show", id])).all;
     assert.match(shown, /"amount_cents": 99999900/, "the real amount is on the screen");
     assert.ok(shown.includes("\\u{202E}") && shown.includes("\\u{009B}"), "bidi override and C1 CSI in arguments are visible");
-    const json = (await run(["--config", stack.configFile, "audit", id, "--json"])).out;
+    const json = (await runCli(["--config", stack.configFile, "audit", id, "--json"])).out;
     assert.doesNotMatch(json, /[\u007f-\u009f\u200b\u202e\u2028]/u);
     assert.equal((JSON.parse(json) as { intent: { summary: string } }).intent.summary, `Refund {"amount_cents": 4200}${hidden}`, "--json stays exact JSON");
   });
