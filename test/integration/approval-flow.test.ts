@@ -216,6 +216,19 @@ describe("approval flow (real Temporal server)", function () {
     await assert.rejects(stack.decide(id, "bob", "approve"), { code: "approval_not_pending" });
   });
 
+  it("the ops scope revokes only within the ops user's own tenant", async function () {
+    const { id } = await requestPendingRefund(stack);
+    const ops = (user: string) => stack.ids.principalToken(user, { scope: "countersign:request countersign:ops" });
+    const otherTenant = await stack.http("POST", `/v1/approvals/${id}/revoke`, { authorization: `Bearer ${await ops("erin")}` }, {});
+    assert.equal(otherTenant.status, 404, "globex operations staff cannot see acme's approvals");
+    const unknownUser = await stack.http("POST", `/v1/approvals/${id}/revoke`, { authorization: `Bearer ${await ops("mallory")}` }, {});
+    assert.equal(unknownUser.status, 404, "an ops token for no directory user reaches no tenant");
+    assert.equal((await stack.approvals.state(id)).status, "pending");
+    const sameTenant = await stack.http("POST", `/v1/approvals/${id}/revoke`, { authorization: `Bearer ${await ops("carol")}` }, { reason: "incident" });
+    assert.equal(sameTenant.status, 200, JSON.stringify(sameTenant.body));
+    assert.equal(sameTenant.body.status, "revoked");
+  });
+
   it("a revoked grant can no longer be redeemed", async function () {
     const { id, body } = await requestPendingRefund(stack);
     await stack.decide(id, "bob", "approve");
