@@ -126,6 +126,14 @@ export interface Config {
   logLevel: string;
 }
 
+/**
+ * The catalog entry of tool `name`, or undefined when the catalog lists no such tool. Own entries
+ * only: a name from a request such as `constructor` or `__proto__` must not find Object.prototype's.
+ */
+export function toolEntry(config: Pick<Config, "tools">, name: string): Config["tools"][string] | undefined {
+  return Object.hasOwn(config.tools, name) ? config.tools[name] : undefined;
+}
+
 /** Which config file to read: explicit flag, then COUNTERSIGN_CONFIG, then ./countersign.config.yaml. */
 export function configPath(explicit?: string): string {
   return resolve(explicit ?? process.env.COUNTERSIGN_CONFIG ?? "countersign.config.yaml");

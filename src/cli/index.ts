@@ -9,7 +9,7 @@ import { Command, CommanderError } from "commander";
 import { ApprovalsClient } from "../client/approvals.js";
 import { exportHistory, renderAudit, replay } from "../client/history.js";
 import { redactArguments } from "../client/redact.js";
-import { cliTokenFromEnv, configPath, loadConfig, serverUrlFromEnv, type Config } from "../config.js";
+import { cliTokenFromEnv, configPath, loadConfig, serverUrlFromEnv, toolEntry, type Config } from "../config.js";
 import { createDataConverter } from "../codec/payload-codec.js";
 import { loadPayloadKeys, rotatePayloadKey } from "../codec/payload-keys.js";
 import { CountersignError, isErrorCode, toCountersignError } from "../errors.js";
@@ -171,7 +171,7 @@ Try an approval (in another terminal):
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const cfg = config(cmd);
       const [request, state] = await withApprovals(cfg, (a) => Promise.all([a.request(id), a.state(id)]));
-      const tool = cfg.tools[request.tool];
+      const tool = toolEntry(cfg, request.tool);
       // Without the tool's catalog entry its redaction rules are unknown: show nothing rather than too much.
       if (tool === undefined) throw new CountersignError("unknown_tool", `tool ${request.tool} is not in this config's catalog; its arguments stay hidden`);
       // Every agent-supplied string passes through the neutraliser (`safe`): what the approver reads is what will run.

@@ -8,6 +8,7 @@ import { checkIntent } from "../auth/intent.js";
 import type { VerifiedAgent } from "../auth/verify-agent.js";
 import type { VerifiedPrincipal } from "../auth/verify-principal.js";
 import { approvalId, type ApprovalsClient } from "../client/approvals.js";
+import { toolEntry } from "../config.js";
 import { ApprovalError, AuthError, CountersignError, RequestError, toCountersignError } from "../errors.js";
 import { argsSha256 } from "../grants/args-hash.js";
 import { checkBinding, verifyGrant } from "../grants/verify.js";
@@ -152,7 +153,7 @@ export function createApp(deps: AppDeps): Hono {
   app.post("/v1/approvals", async (c) => {
     const { principal, agent } = await authenticate(c);
     const body = await jsonBody(c, CreateApprovalBodySchema);
-    const tool = services.config.tools[body.tool];
+    const tool = toolEntry(services.config, body.tool);
     if (tool === undefined) throw new CountersignError("unknown_tool", `tool ${body.tool} is not in the catalog`);
     checkIntent(principal, { tenant: body.tenant, tool: body.tool, taskId: body.intent.taskId });
     const hash = argsSha256(body.arguments);
