@@ -136,7 +136,8 @@ export function loadPolicySet(dir: string, read: FileSetRead, opts: { maxDeadlin
   }
 
   const problems: string[] = [];
-  const texts: Record<string, string> = {};
+  // A Map, not an object: a policy `@id("__proto__")` assigned into `{}` would vanish from the set.
+  const texts = new Map<string, string>();
   const routing = new Map<string, PolicyRouting>();
   for (const file of policyFiles) {
     const policies = splitPolicies(file, problems);
@@ -153,7 +154,7 @@ export function loadPolicySet(dir: string, read: FileSetRead, opts: { maxDeadlin
       ids.push(id);
       if (id.trim() === "") {
         problems.push(`${where(file, policy.charIndex)}: @id must not be empty`);
-      } else if (Object.hasOwn(texts, id)) {
+      } else if (texts.has(id)) {
         problems.push(`${where(file, policy.charIndex)}: policy id "${id}" is used twice`);
       }
       try {
@@ -165,7 +166,7 @@ export function loadPolicySet(dir: string, read: FileSetRead, opts: { maxDeadlin
       } catch (err) {
         problems.push(`${where(file, policy.charIndex)}: policy "${id}": ${(err as Error).message}`);
       }
-      texts[id] = policy.text;
+      texts.set(id, policy.text);
     });
     if (ids.length === policies.length) validateFile(file, schema.text, ids, problems);
   }
@@ -176,7 +177,7 @@ export function loadPolicySet(dir: string, read: FileSetRead, opts: { maxDeadlin
   const preparsedId = `countersign-${read.contentHash}`;
   const schemaAnswer = preparseSchema(preparsedId, schema.text);
   if (schemaAnswer.type === "failure") throw cedarFailure(`cannot load the Cedar schema ${schema.path}`, schemaAnswer.errors);
-  const setAnswer = preparsePolicySet(preparsedId, { staticPolicies: texts });
+  const setAnswer = preparsePolicySet(preparsedId, { staticPolicies: Object.fromEntries(texts) });
   if (setAnswer.type === "failure") throw cedarFailure(`cannot load the policies in ${dir}`, setAnswer.errors);
   return { version: read.contentHash, preparsedId, schemaText: schema.text, routing };
 }

@@ -91,4 +91,14 @@ when { context.selfApproval && principal.tenant == context.tenant };`,
     const own = engine.authorizeApproval({ ...facts({ principal: "bob" }), approver: "bob" });
     assert.equal(own.decision === "deny" ? own.reason : undefined, "approver_not_entitled");
   });
+
+  it("a forbid whose @id is __proto__ still forbids", () => {
+    const engine = engineWith({
+      "p.cedar": `@id("allow-all") @approval("none") permit (principal, action == Action::"request", resource);
+@id("__proto__") forbid (principal, action, resource == Tool::"payments.refund");`,
+    });
+    const decision = engine.authorizeRequest(facts());
+    assert.equal(decision.decision === "deny" ? decision.reason : undefined, "policy_denied");
+    assert.deepEqual(decision.policyIds, ["__proto__"]);
+  });
 });
