@@ -15,12 +15,13 @@ export function redactArguments(args: Json, rules: readonly string[]): Json {
   const walk = (value: Json, path: string[]): Json => {
     if (Array.isArray(value)) return value.map((v) => walk(v, path));
     if (value === null || typeof value !== "object") return value;
-    const out: { [key: string]: Json } = {};
-    for (const [key, v] of Object.entries(value)) {
-      const here = [...path, key];
-      out[key] = anywhere.has(key) || paths.has(here.join(".")) ? REDACTED : walk(v, here);
-    }
-    return out;
+    // fromEntries defines own properties: a key `__proto__` stays a field instead of setting the prototype.
+    return Object.fromEntries(
+      Object.entries(value).map(([key, v]) => {
+        const here = [...path, key];
+        return [key, anywhere.has(key) || paths.has(here.join(".")) ? REDACTED : walk(v, here)];
+      }),
+    );
   };
   return walk(args, []);
 }

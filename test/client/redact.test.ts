@@ -33,4 +33,12 @@ describe("redactArguments", function () {
     assert.equal(redactArguments("text", ["x"]), "text");
     assert.deepEqual(redactArguments([1, null, true], ["x"]), [1, null, true]);
   });
+
+  it("an argument named __proto__ stays in the approver's view, with its own fields redacted", function () {
+    // JSON.parse makes `__proto__` an ordinary own key; assigning it to a plain object would set the
+    // prototype instead and drop the field (and everything in it) from what the approver sees.
+    const parsed = JSON.parse('{"amount":1,"__proto__":{"card_number":"4111111111111111","note":"n"}}') as Parameters<typeof redactArguments>[0];
+    const out = redactArguments(parsed, ["card_number"]);
+    assert.equal(JSON.stringify(out), '{"amount":1,"__proto__":{"card_number":"[redacted]","note":"n"}}');
+  });
 });
