@@ -1,9 +1,12 @@
 // End to end against a real Temporal dev server: request → policy → approvers → re-check → grant → redeem.
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { main as cli } from "../../src/cli/index.js";
+import { approvalId } from "../../src/client/approvals.js";
 import { argsSha256 } from "../../src/grants/args-hash.js";
 import { AGENT, KB_SERVER, OTHER_AGENT, PAYMENTS_SERVER, refundRequest, requestPendingRefund, startStack, type TestStack } from "../support/stack.js";
+import { TEST_PRINCIPAL_ISSUER } from "../support/tokens.js";
 
 
 async function approvedGrant(stack: TestStack, id: string, principal = "alice"): Promise<string> {
@@ -289,7 +292,8 @@ describe("approval flow (real Temporal server)", function () {
     const unknownField = await stack.http("POST", "/v1/approvals", headers, { ...refundRequest(), extra: true });
     assert.equal(unknownField.status, 400);
     assert.equal(unknownField.body.error.code, "invalid_request");
-    const unknownTool = await stack.http("POST", "/v1/approvals", headers, refundRequest({ tool: "nope.tool" }));
+    const unknownToolRequestId = randomUUID();
+    const unknownTool = await stack.http("POST", "/v1/approvals", headers, refundRequest({ requestId: unknownToolRequestId, tool: "nope.tool" }));
     assert.equal(unknownTool.status, 403);
     assert.equal(unknownTool.body.error.code, "unknown_tool");
     const proto = await stack.http("POST", "/v1/approvals", headers, `{"requestId":"r-proto","tenant":"acme","tool":"payments.refund","arguments":{"a":1,"__proto__":{"admin":true}},"intent":{"taskId":"t","summary":"s"}}`);
@@ -305,8 +309,9 @@ describe("approval flow (real Temporal server)", function () {
     const noAgent = await stack.http("POST", "/v1/approvals", { authorization: headers.authorization ?? "" }, refundRequest());
     assert.equal(noAgent.status, 401);
     assert.equal(noAgent.body.error.code, "token_missing");
-    const pending = await stack.approvals.pending("acme");
-    assert.ok(pending.every((p) => p.tool !== "nope.tool"));
+    // No workflow under the id the unknown-tool request would have had.
+    const unknownToolId = approvalId({ tenant: "acme", agent: AGENT, principalIssuer: TEST_PRINCIPAL_ISSUER, principal: "alice", requestId: unknownToolRequestId });
+    await assert.rejects(stack.approvals.state(unknownToolId), { code: "not_found" });
   });
 
   it("publishes the grant verification keys as a JWKS", async function () {
