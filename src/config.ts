@@ -134,9 +134,25 @@ export function toolEntry(config: Pick<Config, "tools">, name: string): Config["
   return Object.hasOwn(config.tools, name) ? config.tools[name] : undefined;
 }
 
-/** Which config file to read: explicit flag, then COUNTERSIGN_CONFIG, then ./countersign.config.yaml. */
-export function configPath(explicit?: string): string {
-  return resolve(explicit ?? process.env.COUNTERSIGN_CONFIG ?? "countersign.config.yaml");
+/**
+ * Which config file to read: the explicit flag, then $COUNTERSIGN_CONFIG, then the file a running
+ * `countersign dev` recorded (`recordedByDev`), then ./countersign.config.yaml. Absolute.
+ */
+export function configPath(explicit?: string, recordedByDev?: string): string {
+  return resolve(explicit ?? nonEmptyEnv("COUNTERSIGN_CONFIG") ?? recordedByDev ?? "countersign.config.yaml");
+}
+
+/**
+ * Where `countersign dev` keeps its state and its record (`dev.json`), and where the other commands
+ * look for that record: $COUNTERSIGN_STATE_DIR, default `.countersign` (relative to the working directory).
+ */
+export function stateDirFromEnv(): string {
+  return nonEmptyEnv("COUNTERSIGN_STATE_DIR") ?? ".countersign";
+}
+
+function nonEmptyEnv(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === "" ? undefined : value;
 }
 
 function formatIssues(error: z.ZodError): string {

@@ -9,14 +9,15 @@ import { Command, CommanderError } from "commander";
 import { ApprovalsClient } from "../client/approvals.js";
 import { exportHistory, renderAudit, replay } from "../client/history.js";
 import { redactArguments } from "../client/redact.js";
-import { cliTokenFromEnv, configPath, loadConfig, serverUrlFromEnv, toolEntry, type Config } from "../config.js";
+import { cliTokenFromEnv, configPath, loadConfig, serverUrlFromEnv, stateDirFromEnv, toolEntry, type Config } from "../config.js";
 import { createDataConverter } from "../codec/payload-codec.js";
 import { loadPayloadKeys, rotatePayloadKey } from "../codec/payload-keys.js";
 import { CountersignError, isErrorCode, toCountersignError } from "../errors.js";
 import { rotateKey } from "../grants/key-store.js";
 import { createLogger } from "../log.js";
+import { readDevRecord, type DevRecord } from "../runtime/dev-record.js";
 import { runDev, runServer, runWorker } from "../runtime/processes.js";
-import { connectClient, temporalTarget } from "../temporal/connection.js";
+import { connectClient, temporalTargetWithFallback } from "../temporal/connection.js";
 import { approvedBy, type ApprovalState } from "../../workflows/definitions.js";
 import { demoApproverToken, ensureDemoIdentities } from "../demo/identities.js";
 import { submitDecision } from "../decisions/submit.js";
@@ -28,17 +29,26 @@ import { userInfo } from "node:os";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
+/** The `countersign dev` running from the state dir ($COUNTERSIGN_STATE_DIR, default .countersign), if any. */
+function runningDev(): DevRecord | undefined {
+  return readDevRecord(stateDirFromEnv());
+}
+
+/** The config: --config, then $COUNTERSIGN_CONFIG, then a running dev's config file, then ./countersign.config.yaml. */
 function config(cmd: Command): Config {
   const opts = cmd.optsWithGlobals<{ config?: string }>();
-  return loadConfig(configPath(opts.config));
+  return loadConfig(configPath(opts.config, runningDev()?.configFile));
 }
 
 async function dataConverterOf(cfg: Config): Promise<DataConverter> {
   return createDataConverter(await loadPayloadKeys({ keyFile: cfg.payloads.keyFile, keysFromEnv: cfg.payloads.keysFromEnv }));
 }
 
+/** Temporal from the standard environment or profile when it names an address, else a running dev's, else localhost:7233. */
 async function withClient<T>(cfg: Config, fn: (client: Client, approvals: ApprovalsClient) => Promise<T>): Promise<T> {
-  const { client, connection } = await connectClient(temporalTarget(cfg), await dataConverterOf(cfg));
+  const dev = runningDev();
+  const target = temporalTargetWithFallback(cfg, dev !== undefined ? { address: dev.temporalAddress, namespace: dev.temporalNamespace } : undefined);
+  const { client, connection } = await connectClient(target, await dataConverterOf(cfg));
   try {
     return await fn(client, new ApprovalsClient(client, cfg.temporal.taskQueue));
   } finally {
@@ -99,18 +109,18 @@ function printState(state: ApprovalState): void {
 export function buildProgram(): Command {
   const program = new Command("countersign")
     .description("A human and a policy between an AI agent and its sensitive actions.")
-    .option("--config <file>", "config file (default: $COUNTERSIGN_CONFIG, then ./countersign.config.yaml)")
+    .option("--config <file>", "config file (default: $COUNTERSIGN_CONFIG, then what a running `countersign dev` recorded in .countersign/dev.json, then ./countersign.config.yaml)")
     .showHelpAfterError()
     .exitOverride();
 
   program
     .command("dev")
     .description("run an embedded Temporal dev server, the worker and the HTTP server on this machine")
-    .option("--state-dir <dir>", "where the dev server and generated keys persist", ".countersign")
+    .option("--state-dir <dir>", "where the dev server, generated keys and dev.json persist (default: $COUNTERSIGN_STATE_DIR, then .countersign)")
     .option("--temporal-port <port>", "Temporal gRPC port", "7233")
     .option("--temporal-ui-port <port>", "Temporal Web UI port", "8233")
-    .action(async (opts: { stateDir: string; temporalPort: string; temporalUiPort: string }, cmd: Command) => {
-      const stateDir = resolve(opts.stateDir);
+    .action(async (opts: { stateDir?: string; temporalPort: string; temporalUiPort: string }, cmd: Command) => {
+      const stateDir = resolve(opts.stateDir ?? stateDirFromEnv());
       await ensureDemoIdentities(stateDir);
       const cfg = config(cmd);
       const logger = createLogger(cfg.logLevel);

@@ -11,6 +11,7 @@ import { listen, type RunningHttpServer } from "../server/serve.js";
 import { startDevServer, type DevServer } from "../temporal/dev-server.js";
 import { connectClient, connectWorker, temporalTarget, type TemporalTarget } from "../temporal/connection.js";
 import { createApprovalWorker } from "../../worker/worker.js";
+import { removeDevRecord, writeDevRecord } from "./dev-record.js";
 import { activityDeps, buildServices, type Services } from "./services.js";
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -101,13 +102,15 @@ export async function runServer(config: Config, logger: Logger): Promise<void> {
 
 /**
  * `countersign dev`: Temporal dev server (persisted in `<stateDir>/temporal.db`), worker and HTTP
- * server in one process. Prints where everything is and how to try an approval.
+ * server in one process. Once ready it records itself in `<stateDir>/dev.json` (removed again on
+ * shutdown) so that commands in another terminal find it, then calls `onReady`.
  */
 export async function runDev(config: Config, logger: Logger, opts: { projectRoot: string; stateDir: string; temporalPort: number; temporalUiPort: number; onReady?: (info: DevInfo) => void }): Promise<void> {
   const startedAt = Date.now();
   let temporal: DevServer | undefined;
   let server: (RunningHttpServer & { closeAll(): Promise<void> }) | undefined;
   let worker: { worker: Worker; done: Promise<void> } | undefined;
+  let recorded = false;
   installRuntime(logger, config.worker.metricsAddress);
   try {
     const services = await buildServices(config, { createMissingKeys: true });
@@ -122,10 +125,21 @@ export async function runDev(config: Config, logger: Logger, opts: { projectRoot
     const target = temporalTarget(config, { address: temporal.address, namespace: temporal.namespace });
     worker = await startWorker(services, target);
     server = await startServer(services, target, logger);
+    writeDevRecord({
+      configFile: config.file,
+      stateDir: resolve(opts.stateDir),
+      temporalAddress: temporal.address,
+      temporalNamespace: temporal.namespace,
+      serverUrl: server.url,
+      pid: process.pid,
+    });
+    recorded = true;
     opts.onReady?.({ serverUrl: server.url, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, readyMs: Date.now() - startedAt });
     await Promise.race([untilSignal(), worker.done]);
   } finally {
-    // Each step runs even if an earlier one failed: never leave the dev server orphaned.
+    // Each step runs even if an earlier one failed: never leave the dev server orphaned. The record
+    // goes first, so no command connects to what is shutting down.
+    if (recorded) removeDevRecord(opts.stateDir);
     await server?.closeAll().catch((err: unknown) => logger.error({ err }, "closing the HTTP server failed"));
     if (worker !== undefined) {
       stopWorker(worker.worker);

@@ -29,6 +29,16 @@ export function temporalTarget(config: Config, override?: { address: string; nam
   };
 }
 
+/**
+ * Where an operator command connects: the standard environment or profile when it names an address;
+ * else `fallback` (the Temporal server of a running `countersign dev`); else envconfig's default
+ * (the SDK's localhost:7233). With the fallback, its namespace is used as in {@link temporalTarget}.
+ */
+export function temporalTargetWithFallback(config: Config, fallback: { address: string; namespace?: string } | undefined): TemporalTarget {
+  const standard = temporalTarget(config);
+  return standard.connectionOptions.address !== undefined || fallback === undefined ? standard : temporalTarget(config, fallback);
+}
+
 /** A client for the server, the CLI and tests. Close `connection` when done. */
 export async function connectClient(target: TemporalTarget, dataConverter: DataConverter): Promise<{ client: Client; connection: Connection }> {
   const { address, tls, apiKey, metadata } = target.connectionOptions;
