@@ -34,6 +34,12 @@ function runningDev(): DevRecord | undefined {
   return readDevRecord(stateDirFromEnv());
 }
 
+/** The HTTP server of the running dev, when `cfg` is the config it runs. */
+function devServerUrl(cfg: Config): string | undefined {
+  const dev = runningDev();
+  return dev !== undefined && dev.configFile === cfg.file ? dev.serverUrl : undefined;
+}
+
 /** The config: --config, then $COUNTERSIGN_CONFIG, then a running dev's config file, then ./countersign.config.yaml. */
 function config(cmd: Command): Config {
   const opts = cmd.optsWithGlobals<{ config?: string }>();
@@ -209,7 +215,7 @@ Try an approval (in another terminal):
       .option("--as <user>", "demo only: decide as this user with a token of the demo issuer `countersign dev` generated")
       .option("--break-glass", "decide without an approver token, as --as <user>, when the config enables break-glass (recorded with your OS user)")
       .option("--reason <reason>", verb === "deny" ? "why (required)" : "why")
-      .option("--url <url>", "countersign server (default: $COUNTERSIGN_URL, then the config's server.publicUrl)")
+      .option("--url <url>", "countersign server (default: $COUNTERSIGN_URL, then the running dev's server for its config, then the config's server.publicUrl)")
       .action(async (id: string, opts: { token?: string; as?: string; breakGlass?: boolean; reason?: string; url?: string }, cmd: Command) => {
         const cfg = config(cmd);
         if (verb === "deny" && (opts.reason === undefined || opts.reason.trim() === "")) cmd.error("deny needs --reason", { exitCode: 2 });
@@ -223,7 +229,7 @@ Try an approval (in another terminal):
         if (token !== undefined && opts.as !== undefined) cmd.error("give --token or --as, not both", { exitCode: 2 });
         if (token === undefined && opts.as === undefined) cmd.error("give your access token with --token or COUNTERSIGN_TOKEN (or --as <user> with the demo issuer)", { exitCode: 2 });
         const bearer = token ?? (await demoApproverToken(cfg, opts.as ?? ""));
-        printDecision(await decideOverHttp(opts.url ?? serverUrlFromEnv() ?? cfg.server.publicUrl, id, bearer, { decision: verb, ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }));
+        printDecision(await decideOverHttp(opts.url ?? serverUrlFromEnv() ?? devServerUrl(cfg) ?? cfg.server.publicUrl, id, bearer, { decision: verb, ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }));
       });
   }
 
