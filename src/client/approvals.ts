@@ -145,6 +145,20 @@ export class ApprovalsClient {
     return this.query(() => this.handle(id).query(stateQuery));
   }
 
+  /**
+   * The state of an approval whose workflow has closed: its result, read from history without a
+   * worker (a query would make a worker replay the whole history, which under many concurrent
+   * refusals can outlast the deadline). Falls back to the query for a workflow that did not complete.
+   */
+  private async finalState(id: string): Promise<ApprovalState> {
+    try {
+      return await this.client.withDeadline(Date.now() + this.rpcDeadlineMs, () => this.handle(id).result());
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw toCodedError(err);
+      return this.state(id);
+    }
+  }
+
   /** What was asked, arguments included (callers redact before showing it to anyone). */
   async request(id: string): Promise<ApprovalRequest> {
     return this.query(() => this.handle(id).query(requestQuery));
@@ -194,7 +208,7 @@ export class ApprovalsClient {
         return await this.client.withDeadline(deadline, () => run(this.handle(id)));
       } catch (err) {
         // An Update to a closed workflow fails as "not found" or "already completed"; its last state says why.
-        if (isCompletedError(err) || err instanceof WorkflowNotFoundError) throw onClosed(await this.state(id));
+        if (isCompletedError(err) || err instanceof WorkflowNotFoundError) throw onClosed(await this.finalState(id));
         if (isResourceExhausted(err) && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())));
           continue;

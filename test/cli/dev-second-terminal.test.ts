@@ -135,6 +135,20 @@ describe("countersign dev and a second terminal (child processes)", function () 
     assert.ok(!shown.out.includes("4242424242424242"), "the card number stays redacted");
   });
 
+  it("then `approve --as dave` is refused, `approve --as bob` approves and the demo agent redeems: the README's commands verbatim", async function () {
+    const dave = await run([cliEntry, "approve", approvalId, "--as", "dave"], dir, newUserEnv(dir));
+    assert.equal(dave.code, 1, dave.out + dave.err);
+    assert.match(dave.err, /approver_not_entitled/);
+    const bob = await run([cliEntry, "approve", approvalId, "--as", "bob"], dir, newUserEnv(dir));
+    assert.equal(bob.code, 0, bob.out + bob.err);
+    assert.match(bob.out, new RegExp(`^${approvalId} {2}approved .*approved by bob`));
+    assert.ok(!bob.out.includes("countersign-grant") && !/eyJ[A-Za-z0-9_-]{20,}/.test(bob.out), "the approver's terminal never shows the grant");
+    const redeemed = await run([demoAgent, "redeem", approvalId], dir, newUserEnv(dir, { COUNTERSIGN_URL: serverUrl }));
+    assert.equal(redeemed.code, 0, redeemed.out + redeemed.err);
+    assert.match(redeemed.out, /redeem: 200/);
+    assert.match(redeemed.out, /redeem again: 409/);
+  });
+
   it("--config, COUNTERSIGN_CONFIG and TEMPORAL_ADDRESS still win over what dev recorded", async function () {
     const missing = join(dir, "elsewhere.yaml");
     const flagged = await run([cliEntry, "--config", missing, "show", approvalId], dir, newUserEnv(dir));
