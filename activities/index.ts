@@ -20,6 +20,8 @@ export interface ActivityDeps {
   grantTtlSeconds: number;
   /** Leeway for decision assertions' `iat`/`exp`, in seconds (identity.clockToleranceSeconds). */
   clockToleranceSeconds: number;
+  /** approvals.breakGlass.enabled of the worker's own config: when false, `via: break-glass` decisions are refused here. */
+  breakGlassEnabled?: boolean;
 }
 
 /** The grant id of an approval: derived from the workflow id, so activity retries are idempotent. */
@@ -40,7 +42,9 @@ function permanent(err: unknown): never {
 }
 
 /** The entitlement activity's answer: policy's verdict, or a refusal of the decision assertion before policy was asked. */
-export type DecisionVerdict = ApproveDecision | { decision: "deny"; reason: "decision_assertion_invalid"; message: string; policyVersion: string; policyIds: string[] };
+export type DecisionVerdict =
+  | ApproveDecision
+  | { decision: "deny"; reason: "decision_assertion_invalid" | "break_glass_disabled"; message: string; policyVersion: string; policyIds: string[] };
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -96,6 +100,10 @@ export function createActivities(deps: ActivityDeps) {
           return { decision: "deny", reason: "decision_assertion_invalid", message: err.message, policyVersion: "", policyIds: [] };
         }
         permanent(err);
+      }
+      // The worker's config decides whether break-glass exists, not the config of whoever signed.
+      if (input.via === "break-glass" && deps.breakGlassEnabled !== true) {
+        return { decision: "deny", reason: "break_glass_disabled", message: "break-glass decisions are off in this deployment", policyVersion: "", policyIds: [] };
       }
       const verdict = deps.policy.authorizeApproval({ ...input.facts, approver: input.approver, approverGroups: input.approverGroups });
       if (input.via === "break-glass" && verdict.decision === "allow") {

@@ -256,6 +256,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
         }
         // An unproven decision leaves no trace beyond its refusal.
         if (verdict.decision !== "allow" && verdict.reason === "decision_assertion_invalid") reject(verdict.reason, "the decision assertion is not valid");
+        if (verdict.decision !== "allow" && verdict.reason === "break_glass_disabled") reject(verdict.reason, verdict.message);
         // The world may have moved while policy was asked: another approver made the quorum, a
         // denial landed, the deadline passed or the approval was revoked. Then this decision does not count.
         const closed = closedToDecisions();

@@ -55,5 +55,6 @@ export function activityDeps(services: Services): ActivityDeps {
     issuer: services.config.issuer,
     grantTtlSeconds: services.config.grants.ttlSeconds,
     clockToleranceSeconds: services.config.identity.clockToleranceSeconds,
+    breakGlassEnabled: services.config.approvals.breakGlass.enabled,
   };
 }
