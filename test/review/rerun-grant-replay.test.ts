@@ -1,0 +1,52 @@
+// Review: the grant id is a pure function of the approval id (grantJti), and a namespace attacker
+// WITHOUT the payload key can start a new run under a closed approval's id with the input copied
+// from its own history (v2 envelopes are bound to the workflow id, which is the same). The new run
+// mints a grant with the same jti, so a one-shot grant that was already redeemed redeems again
+// (real Temporal server).
+import assert from "node:assert/strict";
+import proto from "@temporalio/proto";
+import { randomUUID } from "node:crypto";
+import { refundRequest, startStack, temporalTargetForTests, type TestStack } from "../support/stack.js";
+
+describe("review: a closed approval re-run from its own history", function () {
+  let stack: TestStack;
+  before(async function () {
+    stack = await startStack();
+  });
+  after(async function () {
+    await stack?.stop();
+  });
+
+  it("a redeemed one-shot grant never redeems a second time, whatever runs under its approval id later", async function () {
+    const body = refundRequest({ tool: "kb.search", arguments: { q: "refund policy" } });
+    const filed = await stack.http("POST", "/v1/approvals", await stack.agentHeaders("alice"), body);
+    assert.equal(filed.body.status, "approved", JSON.stringify(filed.body));
+    const id = filed.body.id as string;
+    const grant = filed.body.grant as string;
+    const first = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders("spiffe://agents.test/tools/kb"), { grant, tool: "kb.search", arguments: body.arguments });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    const again = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders("spiffe://agents.test/tools/kb"), { grant, tool: "kb.search", arguments: body.arguments });
+    assert.equal(again.status, 409, "one-shot before the attack");
+
+    // The attacker: raw gRPC, no payload key. Copy the encrypted input and start a new run under the same id.
+    const service = stack.client.workflowService;
+    const namespace = temporalTargetForTests().namespace;
+    const history = await service.getWorkflowExecutionHistory({ namespace, execution: { workflowId: id } });
+    const started = history.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+    assert.ok(started?.input !== undefined && started.input !== null);
+    await service.startWorkflowExecution({
+      namespace,
+      workflowId: id,
+      workflowType: { name: "approvalWorkflow" },
+      taskQueue: { name: stack.config.temporal.taskQueue },
+      input: started.input,
+      requestId: randomUUID(),
+      identity: "attacker",
+      workflowIdReusePolicy: proto.temporal.api.enums.v1.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+    });
+    for (let i = 0; i < 100 && (await stack.approvals.state(id)).status === "verifying"; i++) await new Promise((r) => setTimeout(r, 50));
+
+    const replayed = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders("spiffe://agents.test/tools/kb"), { grant, tool: "kb.search", arguments: body.arguments });
+    assert.notEqual(replayed.status, 200, `the already-redeemed grant redeemed again: ${JSON.stringify(replayed.body)}`);
+  });
+});
