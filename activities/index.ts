@@ -24,9 +24,13 @@ export interface ActivityDeps {
   breakGlassEnabled?: boolean;
 }
 
-/** The grant id of an approval: derived from the workflow id, so activity retries are idempotent. */
-export function grantJti(approvalId: string): string {
-  return createHash("sha256").update(`countersign-grant:${approvalId}`).digest("base64url").slice(0, 32);
+/**
+ * The grant id of an approval's run: derived from the workflow id and run id, so activity retries
+ * are idempotent, while another run under the same approval id (started by anyone who can write to
+ * the namespace, with the input copied from history) never re-mints the jti of a grant already used.
+ */
+export function grantJti(approvalId: string, runId: string): string {
+  return createHash("sha256").update(`countersign-grant:${approvalId}:${runId}`).digest("base64url").slice(0, 32);
 }
 
 /**
@@ -116,8 +120,9 @@ export function createActivities(deps: ActivityDeps) {
     /** Step 6: sign the one-shot grant bound to this exact call. */
     async mintGrant(input: GrantInput): Promise<GrantRecord> {
       try {
-        // One jti per approval: a retried activity re-signs the same grant id, never a second grant.
-        const minted = await signGrant(deps.grantKeys, input, { issuer: deps.issuer, ttlSeconds: deps.grantTtlSeconds, jti: grantJti(input.approvalId) });
+        // One jti per approval run: a retried activity re-signs the same grant id, never a second grant.
+        const runId = Context.current().info.workflowExecution?.runId ?? "";
+        const minted = await signGrant(deps.grantKeys, input, { issuer: deps.issuer, ttlSeconds: deps.grantTtlSeconds, jti: grantJti(input.approvalId, runId) });
         return { token: minted.token, jti: minted.jti, expiresAtMs: minted.expiresAt * 1000, audience: input.audience };
       } catch (err) {
         permanent(err);
