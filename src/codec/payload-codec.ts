@@ -19,8 +19,14 @@ export const ENCRYPTED_ENCODING = "binary/encrypted";
 export const KEY_ID_METADATA = "encryption-key-id";
 /** Metadata naming the envelope version; absent on version 1 (key id as the only additional data). */
 export const ENVELOPE_METADATA = "countersign-envelope";
-/** The envelope written now: the additional data binds the key id *and* the owning workflow id. */
+/** Version 2 (still decoded): the additional data binds the key id and the owning workflow id. */
 const ENVELOPE_V2 = "2";
+/**
+ * The envelope written now: the additional data binds the key id, the owning workflow id *and* the
+ * slot within it (the workflow's own messages, or one activity's input and result by activity id),
+ * so a payload copied from one activity of an approval cannot answer another.
+ */
+const ENVELOPE_V3 = "3";
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -34,14 +40,15 @@ export type RefusalMode = "throw" | "mark";
  * Create the AES-256-GCM codec. Encoding protobuf-encodes the whole original Payload (metadata
  * included) and encrypts it with the newest key under a random 12-byte IV; the output data is
  * `iv ‖ ciphertext ‖ tag`, metadata `encoding: binary/encrypted`, `encryption-key-id: <id>` and
- * `countersign-envelope: 2`. The GCM additional data is the key id and the workflow id of the
- * serialization context (the approval the payload belongs to), so relabelling a payload or moving it
- * into another approval breaks it.
+ * `countersign-envelope: 3`. The GCM additional data is the key id, the workflow id of the
+ * serialization context (the approval the payload belongs to) and the slot within it (the
+ * workflow's messages, or one activity by id), so relabelling a payload, moving it into another
+ * approval, or answering one activity with another's result breaks it.
  *
  * Decoding is strict: a payload that is not encrypted, names a key id not in the key set, is
  * malformed, fails authentication or belongs to another workflow is refused with CountersignError
  * `payload_rejected` (the message names a key id, never content). Version-1 envelopes (key id as the
- * only additional data, written before workflow binding) still decode, so older histories replay.
+ * only additional data) and version-2 (key id and workflow id) still decode, so older histories replay.
  *
  * With `refused: "mark"` (the worker) a refused payload decodes to the workflow's refusal marker
  * ({@link REFUSED_PAYLOAD}) instead of throwing: a throw would fail the workflow task again on every
@@ -50,12 +57,12 @@ export type RefusalMode = "throw" | "mark";
 export function createPayloadCodec(keys: PayloadKeys, opts: { refused?: RefusalMode } = {}): PayloadCodec {
   const mode = opts.refused ?? "throw";
   return {
-    encode: (payloads, context) => settle(() => payloads.map((payload) => encryptPayload(keys, payload, ownerOf(context)))),
+    encode: (payloads, context) => settle(() => payloads.map((payload) => encryptPayload(keys, payload, context))),
     decode: (payloads, context) =>
       settle(() =>
         payloads.map((payload) => {
           try {
-            return decryptPayload(keys, payload, ownerOf(context));
+            return decryptPayload(keys, payload, context);
           } catch (err) {
             if (mode === "mark" && err instanceof CountersignError && err.code === "payload_rejected") return refusalMarker(err);
             throw err;
@@ -70,8 +77,16 @@ function ownerOf(context: SerializationContext | undefined): string {
   return context?.workflowId ?? "";
 }
 
-function additionalData(keyId: string, envelope: string | undefined, owner: string): Uint8Array {
-  return envelope === ENVELOPE_V2 ? utf8.encode(JSON.stringify(["countersign-payload", 2, keyId, owner])) : utf8.encode(keyId);
+/** Where in its workflow a payload belongs: one activity (by id), or the workflow's own messages. */
+function slotOf(context: SerializationContext | undefined): string {
+  if (context === undefined) return "";
+  return context.type === "activity" ? `activity:${context.activityId ?? ""}` : "workflow";
+}
+
+function additionalData(keyId: string, envelope: string | undefined, context: SerializationContext | undefined): Uint8Array {
+  if (envelope === ENVELOPE_V3) return utf8.encode(JSON.stringify(["countersign-payload", 3, keyId, ownerOf(context), slotOf(context)]));
+  if (envelope === ENVELOPE_V2) return utf8.encode(JSON.stringify(["countersign-payload", 2, keyId, ownerOf(context)]));
+  return utf8.encode(keyId);
 }
 
 function refusalMarker(err: CountersignError): Payload {
@@ -86,15 +101,15 @@ function settle<T>(work: () => T): Promise<T> {
   return new Promise((resolve) => resolve(work()));
 }
 
-function encryptPayload(keys: PayloadKeys, payload: Payload, owner: string): Payload {
+function encryptPayload(keys: PayloadKeys, payload: Payload, context: SerializationContext | undefined): Payload {
   const { id, key } = keys.encryptionKey();
   const plaintext = ProtoPayload.encode(payload).finish();
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
-  cipher.setAAD(additionalData(id, ENVELOPE_V2, owner));
+  cipher.setAAD(additionalData(id, ENVELOPE_V3, context));
   const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   return {
-    metadata: { encoding: utf8.encode(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: utf8.encode(id), [ENVELOPE_METADATA]: utf8.encode(ENVELOPE_V2) },
+    metadata: { encoding: utf8.encode(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: utf8.encode(id), [ENVELOPE_METADATA]: utf8.encode(ENVELOPE_V3) },
     data: Buffer.concat([iv, ciphertext, cipher.getAuthTag()]),
   };
 }
@@ -113,19 +128,19 @@ function rejected(message: string, options: { cause?: unknown; detail?: Record<s
   return new CountersignError("payload_rejected", message, options);
 }
 
-function decryptPayload(keys: PayloadKeys, payload: Payload, owner: string): Payload {
+function decryptPayload(keys: PayloadKeys, payload: Payload, context: SerializationContext | undefined): Payload {
   if (metadataText(payload, "encoding") !== ENCRYPTED_ENCODING) throw rejected("payload is not encrypted");
   const id = metadataText(payload, KEY_ID_METADATA);
   if (id === undefined) throw rejected(`encrypted payload has no ${KEY_ID_METADATA}`);
   const envelope = metadataText(payload, ENVELOPE_METADATA);
-  if (envelope !== undefined && envelope !== ENVELOPE_V2) throw rejected(`encrypted payload has an unknown envelope version`);
+  if (envelope !== undefined && envelope !== ENVELOPE_V2 && envelope !== ENVELOPE_V3) throw rejected(`encrypted payload has an unknown envelope version`);
   const key = keys.decryptionKey(id);
   if (key === undefined) throw rejected(`payload encrypted with unknown key id "${id.slice(0, 64)}": add that key to the payload keys`, { detail: { keyId: id.slice(0, 64) } });
   const data = payload.data ?? new Uint8Array();
   if (data.length < IV_BYTES + TAG_BYTES) throw rejected(`encrypted payload (key id "${id}") is truncated`);
   try {
     const decipher = createDecipheriv("aes-256-gcm", key, data.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
-    decipher.setAAD(additionalData(id, envelope, owner));
+    decipher.setAAD(additionalData(id, envelope, context));
     decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
     const plaintext = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
     return ProtoPayload.decode(plaintext);

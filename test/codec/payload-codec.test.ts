@@ -61,7 +61,7 @@ describe("payload codec", () => {
     const [encoded] = await codec.encode([jsonPayload({ argument: "PLAINTEXT-MARKER" })]);
     assert.ok(encoded);
     assert.deepEqual(Object.keys(encoded.metadata ?? {}).sort(), [ENVELOPE_METADATA, "encoding", KEY_ID_METADATA].sort());
-    assert.equal(text(encoded.metadata?.[ENVELOPE_METADATA]), "2");
+    assert.equal(text(encoded.metadata?.[ENVELOPE_METADATA]), "3");
     assert.equal(text(encoded.metadata?.encoding), ENCRYPTED_ENCODING);
     assert.equal(text(encoded.metadata?.[KEY_ID_METADATA]), keys.encryptionKey().id);
     const data = Buffer.from(encoded.data ?? []);
@@ -142,9 +142,26 @@ describe("payload codec", () => {
     assertSamePayload((await codec.decode([encoded], mine))[0], jsonPayload({ approver: "bob" }));
     await assert.rejects(codec.decode([encoded], { ...mine, workflowId: "appr_B" }), { code: "payload_rejected" });
     await assert.rejects(codec.decode([encoded]), { code: "payload_rejected" });
-    // An activity of the same approval shares the binding; one of another approval does not.
-    assertSamePayload((await codec.decode([encoded], { type: "activity", namespace: "default", workflowId: "appr_A", isLocal: false }))[0], jsonPayload({ approver: "bob" }));
-    await assert.rejects(codec.decode([encoded], { type: "activity", namespace: "default", workflowId: "appr_B", isLocal: true }), { code: "payload_rejected" });
+    // Nor is a workflow message an activity's payload, nor one activity's result another's.
+    await assert.rejects(codec.decode([encoded], { type: "activity", namespace: "default", workflowId: "appr_A", activityId: "1", isLocal: false }), { code: "payload_rejected" });
+    const first = { type: "activity" as const, namespace: "default", workflowId: "appr_A", activityId: "1", isLocal: true };
+    const [verdict] = await codec.encode([jsonPayload({ decision: "allow" })], first);
+    assert.ok(verdict);
+    assertSamePayload((await codec.decode([verdict], first))[0], jsonPayload({ decision: "allow" }));
+    await assert.rejects(codec.decode([verdict], { ...first, activityId: "5", isLocal: false }), { code: "payload_rejected" });
+    await assert.rejects(codec.decode([verdict], mine), { code: "payload_rejected" });
+  });
+
+  it("still decodes version-2 envelopes (key id and workflow id as additional data)", async () => {
+    const { id, key } = keys.encryptionKey();
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", key, iv, { authTagLength: 16 });
+    cipher.setAAD(utf8(JSON.stringify(["countersign-payload", 2, id, "appr_A"])));
+    const plaintext = proto.temporal.api.common.v1.Payload.encode(jsonPayload({ v: 2 })).finish();
+    const data = Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    const v2: Payload = { metadata: { encoding: utf8(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: utf8(id), [ENVELOPE_METADATA]: utf8("2") }, data };
+    assertSamePayload((await createPayloadCodec(keys).decode([v2], { type: "activity", namespace: "default", workflowId: "appr_A", activityId: "3", isLocal: false }))[0], jsonPayload({ v: 2 }));
+    await assert.rejects(createPayloadCodec(keys).decode([v2], { type: "workflow", namespace: "default", workflowId: "appr_B" }), { code: "payload_rejected" });
   });
 
   it("still decodes version-1 envelopes (key id as the only additional data), so older histories replay", async () => {

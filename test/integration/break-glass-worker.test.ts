@@ -1,4 +1,4 @@
-// Review: break-glass is gated only by the config of the process that signs (the CLI). The worker
+// break-glass is gated only by the config of the process that signs (the CLI). The worker
 // (the one component an operator's copy of a config file cannot change) accepts `via: break-glass`
 // decisions whatever its own `approvals.breakGlass.enabled` says (real Temporal server).
 import assert from "node:assert/strict";
@@ -24,7 +24,7 @@ async function run(args: string[]): Promise<{ code: number; out: string }> {
   }
 }
 
-describe("review: break-glass with the deployment's break-glass switched off", function () {
+describe("break-glass with the deployment's break-glass switched off", function () {
   let stack: TestStack;
   before(async function () {
     stack = await startStack(); // approvals.breakGlass.enabled: false for the worker and the server

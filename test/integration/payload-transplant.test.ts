@@ -1,4 +1,4 @@
-// Review: v2 payload envelopes bind a payload to its workflow id only, not to the slot it was written
+// v2 payload envelopes bind a payload to its workflow id only, not to the slot it was written
 // for. A namespace attacker WITHOUT the payload key who answers an activity task of an approval (by
 // polling the task queue, or completing it by id) can hand the workflow a payload copied from the
 // same approval's own history, and the workflow reads it as that activity's verdict. Here: the
@@ -14,7 +14,7 @@ import { requestPendingRefund, sharedBundle, startStack, temporalTargetForTests,
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
-describe("review: payloads moved between slots of one approval", function () {
+describe("payloads moved between slots of one approval", function () {
   let stack: TestStack;
   let worker: Worker;
   let running: Promise<void>;

@@ -1,4 +1,4 @@
-// Review: the grant id is a pure function of the approval id (grantJti), and a namespace attacker
+// the grant id is a pure function of the approval id (grantJti), and a namespace attacker
 // WITHOUT the payload key can start a new run under a closed approval's id with the input copied
 // from its own history (v2 envelopes are bound to the workflow id, which is the same). The new run
 // mints a grant with the same jti, so a one-shot grant that was already redeemed redeems again
@@ -8,7 +8,7 @@ import proto from "@temporalio/proto";
 import { randomUUID } from "node:crypto";
 import { refundRequest, startStack, temporalTargetForTests, type TestStack } from "../support/stack.js";
 
-describe("review: a closed approval re-run from its own history", function () {
+describe("a closed approval re-run from its own history", function () {
   let stack: TestStack;
   before(async function () {
     stack = await startStack();
