@@ -1,6 +1,6 @@
-// break-glass is gated only by the config of the process that signs (the CLI). The worker
-// (the one component an operator's copy of a config file cannot change) accepts `via: break-glass`
-// decisions whatever its own `approvals.breakGlass.enabled` says (real Temporal server).
+// Break-glass is the deployment's decision, not the signer's: the worker refuses `via: break-glass`
+// decisions unless its own config enables them, whatever config an operator's CLI was given
+// (found by a hostile review; real Temporal server).
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,9 +1,8 @@
-// v2 payload envelopes bind a payload to its workflow id only, not to the slot it was written
-// for. A namespace attacker WITHOUT the payload key who answers an activity task of an approval (by
-// polling the task queue, or completing it by id) can hand the workflow a payload copied from the
-// same approval's own history, and the workflow reads it as that activity's verdict. Here: the
-// request-stage policy "allow" (a local-activity marker) is replayed as the redemption-time policy
-// re-check, so a redemption that policy now forbids succeeds (real Temporal server).
+// A namespace attacker without the payload key who answers an activity of an approval (by polling
+// its task queue, or completing it by id) with a payload copied from the same approval's history
+// is refused: envelope v3 binds each payload to its slot. Here the request-stage "allow" is offered
+// as the redemption-time re-check, which must still refuse a redemption policy now forbids
+// (found by a hostile review; real Temporal server).
 import assert from "node:assert/strict";
 import { Context } from "@temporalio/activity";
 import type { temporal } from "@temporalio/proto";

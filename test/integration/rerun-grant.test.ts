@@ -1,8 +1,7 @@
-// the grant id is a pure function of the approval id (grantJti), and a namespace attacker
-// WITHOUT the payload key can start a new run under a closed approval's id with the input copied
-// from its own history (v2 envelopes are bound to the workflow id, which is the same). The new run
-// mints a grant with the same jti, so a one-shot grant that was already redeemed redeems again
-// (real Temporal server).
+// A grant is one-shot even across runs: a namespace attacker without the payload key who starts a
+// new run under a closed approval's id, with the input copied from its history, never gets the
+// already-redeemed grant id minted again (the jti binds the run; found by a hostile review; real
+// Temporal server).
 import assert from "node:assert/strict";
 import proto from "@temporalio/proto";
 import { randomUUID } from "node:crypto";
