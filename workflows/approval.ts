@@ -137,6 +137,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     agent: input.agent.spiffeId,
     ...(input.agent.jkt !== undefined ? { agentJkt: input.agent.jkt } : {}),
     argsSha256: input.argsSha256,
+    ...(input.target !== undefined ? { target: input.target } : {}),
     intent: input.intent,
     requestedAtMs: input.requestedAtMs,
     decisions: [],

@@ -96,6 +96,8 @@ export interface ApprovalState {
   /** Thumbprint of the agent key the grant is bound to (only that key's holder may fetch it). */
   agentJkt?: string;
   argsSha256: string;
+  /** The resource the request names (policy facts and the grant's `resource` claim). */
+  target?: { type: string; id: string };
   intent: { taskId: string; summary: string };
   /** Epoch ms the request was received by the server. */
   requestedAtMs: number;

@@ -27,12 +27,7 @@ export interface DecisionEdge {
  */
 export async function submitDecision(edge: DecisionEdge, statement: DecisionStatement): Promise<ApprovalState> {
   const id = statement.approvalId;
-  // Both queries settle before either failure is reported: none is left running against a connection the caller may close.
-  const [stateRead, requestRead] = await Promise.allSettled([edge.approvals.state(id), edge.approvals.request(id)]);
-  if (stateRead.status === "rejected") throw stateRead.reason;
-  if (requestRead.status === "rejected") throw requestRead.reason;
-  const state = stateRead.value;
-  const request = requestRead.value;
+  const state = await edge.approvals.state(id);
   if (isDecided(state) || state.decisions.some((d) => d.approver === statement.approver)) {
     throw new ApprovalError("already_decided", state.decisions.some((d) => d.approver === statement.approver) ? "this approver has already decided" : "the approval has already been decided");
   }
@@ -45,7 +40,7 @@ export async function submitDecision(edge: DecisionEdge, statement: DecisionStat
     taskId: state.intent.taskId,
     summary: state.intent.summary,
     argsSha256: state.argsSha256,
-    ...(request.target !== undefined ? { target: request.target } : {}),
+    ...(state.target !== undefined ? { target: state.target } : {}),
     approver: statement.approver,
     approverGroups: state.routing.approverGroups,
   });
