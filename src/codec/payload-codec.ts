@@ -50,6 +50,10 @@ export type RefusalMode = "throw" | "mark";
  * `payload_rejected` (the message names a key id, never content). Version-1 envelopes (key id as the
  * only additional data) and version-2 (key id and workflow id) still decode, so older histories replay.
  *
+ * What Temporal itself must read never reaches this codec: search attributes are not encoded
+ * payloads, and the SDK skips headers (so interceptors such as tracing keep theirs). A memo would be
+ * encrypted like any payload; countersign sets none.
+ *
  * With `refused: "mark"` (the worker) a refused payload decodes to the workflow's refusal marker
  * ({@link REFUSED_PAYLOAD}) instead of throwing: a throw would fail the workflow task again on every
  * retry and jam the approval, while the marker lets the workflow refuse that one message.
