@@ -81,13 +81,19 @@ const DECISION_VIAS: readonly string[] = ["api", "slack", "cli", "break-glass"];
 /** Patch id: decisions carry edge-signed assertions, count once, and need a routed group (see README). */
 const DECISION_ASSERTIONS_PATCH = "decision-assertions-v1";
 
+/**
+ * Longest accepted gap between the server receiving a request and its workflow run starting, in ms.
+ * The edge starts the workflow at once; a run starting later is a copy started again.
+ */
+const MAX_START_DELAY_MS = 10 * 60 * 1000;
+
 /** The closed state of a workflow whose input could not be trusted. */
-function refusedInput(workflowId: string): ApprovalState {
+function refusedInput(workflowId: string, reasonCode: "payload_rejected" | "request_stale"): ApprovalState {
   return {
     id: workflowId,
     status: "failed",
-    reasonCode: "payload_rejected",
-    reason: "the approval's input was refused",
+    reasonCode,
+    reason: reasonCode === "request_stale" ? "the approval was started long after its request was received" : "the approval's input was refused",
     tenant: "",
     tool: "",
     principal: "",
@@ -120,10 +126,13 @@ function failureCode(err: unknown): string {
 }
 
 export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalState> {
-  // An input the codec refused (not encrypted by a known key, or bound to another approval), or one
-  // filed under another approval's id, never becomes an approval.
-  if (isRefusedPayload(input) || input.approvalId !== workflowInfo().workflowId) {
-    const refused = refusedInput(workflowInfo().workflowId);
+  // An input the codec refused (not encrypted by a known key, or bound to another approval), one
+  // filed under another approval's id, or one started long after it was received (a copy of an old
+  // approval's input started again under its id) never becomes an approval.
+  const info = workflowInfo();
+  const stale = !isRefusedPayload(input) && info.runStartTime.getTime() - input.requestedAtMs > MAX_START_DELAY_MS;
+  if (isRefusedPayload(input) || input.approvalId !== info.workflowId || stale) {
+    const refused = refusedInput(info.workflowId, stale ? "request_stale" : "payload_rejected");
     setHandler(stateQuery, () => refused);
     return refused;
   }

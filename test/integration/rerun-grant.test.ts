@@ -3,9 +3,11 @@
 // already-redeemed grant id minted again (the jti binds the run; found by a hostile review; real
 // Temporal server).
 import assert from "node:assert/strict";
+import { argsSha256 } from "../../src/grants/args-hash.js";
+import { TEST_PRINCIPAL_ISSUER } from "../support/tokens.js";
 import proto from "@temporalio/proto";
 import { randomUUID } from "node:crypto";
-import { refundRequest, startStack, temporalTargetForTests, type TestStack } from "../support/stack.js";
+import { AGENT, PAYMENTS_SERVER, refundRequest, startStack, temporalTargetForTests, type TestStack } from "../support/stack.js";
 
 describe("a closed approval re-run from its own history", function () {
   let stack: TestStack;
@@ -47,5 +49,27 @@ describe("a closed approval re-run from its own history", function () {
 
     const replayed = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders("spiffe://agents.test/tools/kb"), { grant, tool: "kb.search", arguments: body.arguments });
     assert.notEqual(replayed.status, 200, `the already-redeemed grant redeemed again: ${JSON.stringify(replayed.body)}`);
+  });
+
+  it("a run started long after its request was received (a copied input started again) never becomes an approval", async function () {
+    const id = `appr_stale_${Date.now()}`;
+    const { state } = await stack.approvals.start({
+      approvalId: id,
+      tenant: "acme",
+      tool: "payments.refund",
+      toolAudience: PAYMENTS_SERVER,
+      arguments: { payment_id: "pay_1042" },
+      argsSha256: argsSha256({ payment_id: "pay_1042" }),
+      intent: { taskId: "ticket-1042", summary: "Refund" },
+      principal: { issuer: TEST_PRINCIPAL_ISSUER, subject: "alice" },
+      agent: { spiffeId: AGENT },
+      agentToken: await stack.ids.agentToken(AGENT),
+      defaultDeadlineSeconds: 600,
+      requestedAtMs: Date.now() - 60 * 60 * 1000,
+    });
+    const final = state.status === "failed" ? state : await stack.approvals.state(id);
+    assert.equal(final.status, "failed");
+    assert.equal(final.reasonCode, "request_stale");
+    assert.equal(final.grant, undefined);
   });
 });
