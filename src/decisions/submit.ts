@@ -19,7 +19,7 @@ export interface DecisionEdge {
 
 /**
  * Submit `statement` for approval `statement.approvalId`. Refuses at the edge, without touching the
- * workflow: `already_decided` (quorum met, a denial accepted, or this approver already decided),
+ * workflow: `not_found` (also for an approver outside the approval's tenant or unknown to the directory), `already_decided` (quorum met, a denial accepted, or this approver already decided),
  * `approval_not_pending`, `approver_not_entitled` (in none of the routed groups, or not permitted by
  * the approve policies), `self_approval_forbidden`, `policy_unavailable`. Otherwise signs a
  * decision assertion and sends it; the workflow's own refusals come back with their codes.
@@ -28,6 +28,17 @@ export interface DecisionEdge {
 export async function submitDecision(edge: DecisionEdge, statement: DecisionStatement): Promise<ApprovalState> {
   const id = statement.approvalId;
   const state = await edge.approvals.state(id);
+  // Outside the approval's tenant (or unknown to the directory) an approval is indistinguishable
+  // from a missing one: no status, no decision count, no policy name. Only an unavailable policy
+  // is said as such, since that says nothing about this approval.
+  const user = edge.policy.user(statement.approver);
+  if (user === undefined || user.tenant !== state.tenant) {
+    if (user === undefined) {
+      const probe = edge.policy.authorizeApproval({ tenant: "", principal: "", agent: "", tool: "", taskId: "", summary: "", argsSha256: "", approver: statement.approver, approverGroups: [] });
+      if (probe.decision !== "allow" && probe.reason === "policy_unavailable") throw new PolicyError(probe.reason, probe.message);
+    }
+    throw new ApprovalError("not_found", "no such approval");
+  }
   if (isDecided(state) || state.decisions.some((d) => d.approver === statement.approver)) {
     throw new ApprovalError("already_decided", state.decisions.some((d) => d.approver === statement.approver) ? "this approver has already decided" : "the approval has already been decided");
   }
