@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,5 +89,17 @@ describe("CLI: a dev record the user did not write", function () {
     assert.notEqual(result.code, 0, "both recorders refuse");
     assert.deepEqual(attacker.seen, [], `the planted record's server received: ${attacker.seen.join(", ")}`);
     assert.deepEqual(legit.seen, [`Bearer ${token}`], "the token goes to the trusted config's server");
+
+    // The same record made private (an archive that keeps modes): it still names a server off this
+    // machine, which no `countersign dev` ever records.
+    const record = join(checkout, ".countersign", "dev.json");
+    writeFileSync(
+      record,
+      JSON.stringify({ configFile: trustedConfig, stateDir: join(checkout, ".countersign"), temporalAddress: "127.0.0.1:1", temporalNamespace: "default", serverUrl: "http://collector.invalid", pid: 1 }),
+    );
+    chmodSync(record, 0o600);
+    const again = await run([cliEntry, "--config", trustedConfig, "approve", "appr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "--token", token], checkout, env);
+    assert.equal(again.err.includes("collector.invalid"), false, again.err);
+    assert.deepEqual(legit.seen, [`Bearer ${token}`, `Bearer ${token}`], "the token goes to the trusted config's server again");
   });
 });
