@@ -1,6 +1,6 @@
 // The record a running `countersign dev` keeps in its state dir (`dev.json`), so that operator
 // commands in a second terminal find its config file and Temporal server without flags (see README, Commands).
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 
@@ -56,7 +56,8 @@ export function removeDevRecord(stateDir: string): void {
 
 /**
  * The running `countersign dev` recorded in `stateDir` (default `.countersign`, relative to the
- * working directory), or undefined when there is no record, it cannot be read or parsed, or its
+ * working directory), or undefined when there is no record, it cannot be read or parsed, it is not
+ * this user's private file (mode 0600, as written), it names a server off this machine, or its
  * process is no longer alive (a `dev` that was killed cannot remove its record).
  */
 export function readDevRecord(stateDir = ".countersign"): DevRecord | undefined {
@@ -64,15 +65,42 @@ export function readDevRecord(stateDir = ".countersign"): DevRecord | undefined 
   return record !== undefined && isAlive(record.pid) ? record : undefined;
 }
 
+/**
+ * Whether `file` looks like a record `writeDevRecord` wrote: owned by this user and private (mode
+ * 0600 or stricter). A record that came with a cloned repository (mode 0644), or that another user
+ * put in a shared directory, must not tell the CLI where to send an approver's token.
+ */
+function writtenByThisUser(file: string): boolean {
+  const uid = process.getuid?.();
+  const stat = statSync(file);
+  return (uid === undefined || stat.uid === uid) && (stat.mode & 0o077) === 0;
+}
+
+/** `countersign dev` listens on this machine only: its record never names another host. */
+function isLocalUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === "http:" && ["127.0.0.1", "[::1]", "localhost", "0.0.0.0", "[::]"].includes(u.hostname);
+  } catch {
+    return false;
+  }
+}
+
+function isLocalAddress(address: string): boolean {
+  return isLocalUrl(`http://${address}`);
+}
+
 function parseRecordFile(file: string): DevRecord | undefined {
   let raw: unknown;
   try {
+    if (!writtenByThisUser(file)) return undefined;
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch {
     return undefined;
   }
   const parsed = DevRecordSchema.safeParse(raw);
-  return parsed.success ? parsed.data : undefined;
+  if (!parsed.success) return undefined;
+  return isLocalUrl(parsed.data.serverUrl) && isLocalAddress(parsed.data.temporalAddress) ? parsed.data : undefined;
 }
 
 /** Whether a process with this id exists (signal 0 checks without signalling; EPERM means it exists but is not ours). */
