@@ -75,6 +75,8 @@ export async function demoApproverToken(config: Config, user: string): Promise<s
     throw refuse("no demo private key beside its key set; run `npm start` first");
   }
   if (!(published.keys ?? []).some((k) => k.kid === key.kid && k.x === key.publicJwk.x)) throw refuse("the demo key set does not hold the demo private key");
+  // The directory user id is the prefix followed by `sub`: a user without the prefix names nobody this issuer can mint.
+  if (!user.startsWith(entry.subjectPrefix) || user.length === entry.subjectPrefix.length) throw refuse(`the demo issuer's users are named ${entry.subjectPrefix}<sub>`);
   return sign(key, { iss: DEMO_IDP_ISSUER, aud: entry.audience, sub: user.slice(entry.subjectPrefix.length), scope: APPROVE_SCOPE }, 120);
 }
 
