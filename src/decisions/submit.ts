@@ -19,7 +19,8 @@ export interface DecisionEdge {
 
 /**
  * Submit `statement` for approval `statement.approvalId`. Refuses at the edge, without touching the
- * workflow: `not_found` (also for an approver outside the approval's tenant or unknown to the directory), `already_decided` (quorum met, a denial accepted, or this approver already decided),
+ * workflow: `not_found` (also for an approver outside the approval's tenant or unknown to the
+ * directory), `already_decided` (quorum met, a denial accepted, or this approver already decided),
  * `approval_not_pending`, `approver_not_entitled` (in none of the routed groups, or not permitted by
  * the approve policies), `self_approval_forbidden`, `policy_unavailable`. Otherwise signs a
  * decision assertion and sends it; the workflow's own refusals come back with their codes.
@@ -33,10 +34,8 @@ export async function submitDecision(edge: DecisionEdge, statement: DecisionStat
   // is said as such, since that says nothing about this approval.
   const user = edge.policy.user(statement.approver);
   if (user === undefined || user.tenant !== state.tenant) {
-    if (user === undefined) {
-      const probe = edge.policy.authorizeApproval({ tenant: "", principal: "", agent: "", tool: "", taskId: "", summary: "", argsSha256: "", approver: statement.approver, approverGroups: [] });
-      if (probe.decision !== "allow" && probe.reason === "policy_unavailable") throw new PolicyError(probe.reason, probe.message);
-    }
+    const unavailable = user === undefined ? edge.policy.unavailable() : undefined;
+    if (unavailable !== undefined) throw new PolicyError("policy_unavailable", unavailable);
     throw new ApprovalError("not_found", "no such approval");
   }
   if (isDecided(state) || state.decisions.some((d) => d.approver === statement.approver)) {

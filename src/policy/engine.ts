@@ -87,6 +87,8 @@ export interface PolicyEngine {
   authorizeApproval(facts: ApprovalFacts): ApproveDecision;
   /** Content hash of the policy files + schema: `sha256:<hex>` (also while they are broken). */
   version(): string;
+  /** Why decisions are unavailable now (policies or directory do not load), or undefined when they are available. */
+  unavailable(): string | undefined;
   /** The directory user, for display/routing, or undefined (also while the directory is unavailable). */
   user(id: string): DirectoryUser | undefined;
   /**
@@ -191,6 +193,10 @@ export function loadPolicyEngine(opts: PolicyEngineOptions): PolicyEngine {
     version() {
       current();
       return version;
+    },
+    unavailable() {
+      const state = current();
+      return "unavailable" in state ? state.unavailable : undefined;
     },
     user(id) {
       const state = current();

@@ -12,8 +12,12 @@ export const DEFAULT_JSON_STRING_LENGTH = 200;
 // Cs: lone surrogates (`for…of` yields a well-formed pair as one code point, so pairs never match).
 // Co/Cn: private-use and unassigned code points (no agreed glyph). Blank letters that render as
 // nothing: Hangul fillers U+115F, U+1160, U+3164, U+FFA0 and the blank braille pattern U+2800.
-const HIDDEN = /^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}\u115F\u1160\u3164\uFFA0\u2800]$/u;
-const HIDDEN_ANYWHERE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}\u115F\u1160\u3164\uFFA0\u2800]/gu;
+// Marks that change a string without a glyph of their own: the combining grapheme joiner U+034F, the
+// Khmer inherent vowels U+17B4/U+17B5, Mongolian variation selectors U+180B–U+180F and the variation
+// selectors U+FE00–U+FE0F and U+E0100–U+E01EF (an emoji's presentation selector shows too: visible beats equal-looking).
+// (The marks sit in alternations: inside a character class a combining mark reads as combined with its neighbour.)
+const HIDDEN = /^(?:[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}\u115F\u1160\u3164\uFFA0\u2800]|\u034F|\u17B4|\u17B5|\p{Variation_Selector})$/u;
+const HIDDEN_ANYWHERE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}\u115F\u1160\u3164\uFFA0\u2800]|\u034F|\u17B4|\u17B5|\p{Variation_Selector}/gu;
 
 function checkLength(value: number, name: string): number {
   if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);

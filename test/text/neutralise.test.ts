@@ -41,6 +41,14 @@ describe("neutralise", function () {
     }
   });
 
+  it("escapes marks that change a string without a glyph: grapheme joiner, Khmer inherent vowels, variation selectors", function () {
+    assert.equal(neutralise("pay_1042\u034f"), "pay_1042\\u{034F}");
+    assert.equal(neutralise("a\u17b4b\u17b5"), "a\\u{17B4}b\\u{17B5}");
+    assert.equal(neutralise("x\ufe00y\u180bz"), "x\\u{FE00}y\\u{180B}z");
+    assert.equal(neutralise("id\u{e0100}"), "id\\u{E0100}");
+    assert.equal(neutralise("\u2764\ufe0f"), "\u2764\\u{FE0F}", "an emoji's presentation selector shows too");
+  });
+
   it("escapes the zero-width joiner inside an emoji sequence too", function () {
     assert.equal(neutralise("👩\u200d💻"), "👩\\u{200D}💻");
   });
