@@ -80,7 +80,8 @@ describe("approval flow (real Temporal server)", function () {
   it("an approver without the role is refused and the approval stays pending", async function () {
     const { id } = await requestPendingRefund(stack);
     await assert.rejects(stack.decide(id, "dave", "approve"), { code: "approver_not_entitled" });
-    await assert.rejects(stack.decide(id, "erin", "approve"), { code: "approver_not_entitled" });
+    // Another tenant's approver learns nothing about the approval: it is as if it did not exist.
+    await assert.rejects(stack.decide(id, "erin", "approve"), { code: "not_found" });
     assert.equal((await stack.approvals.state(id)).status, "pending");
   });
 
