@@ -8,8 +8,8 @@ import { mintGrant as signGrant } from "../src/grants/mint.js";
 import type { KeyStore } from "../src/grants/key-store.js";
 import type { ApproveDecision, PolicyEngine, RequestDecision } from "../src/policy/engine.js";
 import type { VerifiedAgent } from "../src/auth/verify-agent.js";
-import { verifyDecision, type DecisionChannel } from "../src/decisions/assertion.js";
-import type { DecisionCheckInput, GrantRecord, RequestFactsInput } from "../workflows/definitions.js";
+import { verifyDecision } from "../src/decisions/assertion.js";
+import type { DecisionChannel, DecisionCheckInput, GrantRecord, RequestFactsInput } from "../workflows/definitions.js";
 
 export interface ActivityDeps {
   policy: PolicyEngine;

@@ -18,8 +18,11 @@ import type { RequestDecision } from "../src/policy/engine.js";
 import {
   approvedBy,
   decideUpdate,
+  DECISION_CHANNELS,
   FINAL_STATUSES,
+  isDecided,
   isRefusedPayload,
+  withoutGrantToken,
   redeemUpdate,
   revokeUpdate,
   requestQuery,
@@ -77,7 +80,6 @@ const MAX_RECORDED_REFUSALS = 20;
 const APPROVER_PATTERN = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,256}$/u;
 /** A compact JWS, at most 4 KiB. */
 const COMPACT_JWS = /^[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,1024}$/;
-const DECISION_VIAS: readonly string[] = ["api", "slack", "cli", "break-glass"];
 /** Patch id: decisions carry edge-signed assertions, count once, and need a routed group (see README). */
 const DECISION_ASSERTIONS_PATCH = "decision-assertions-v1";
 
@@ -105,13 +107,6 @@ function refusedInput(workflowId: string, reasonCode: "payload_rejected" | "requ
     decisions: [],
     policy: [],
   };
-}
-
-/** The state without the grant token: what decisions and revocations answer (only the bound agent may hold the grant). */
-function withoutGrantToken(state: ApprovalState): ApprovalState {
-  if (state.grant === undefined) return state;
-  const { token: _token, ...grant } = state.grant;
-  return { ...state, grant: { ...grant, token: "" } };
 }
 
 function reject(type: string, message: string): never {
@@ -218,11 +213,9 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     ...(input.reason !== undefined ? { reason: input.reason } : {}),
   }));
 
-  /** A quorum of approvals, or an accepted denial: the decision is made and nothing later counts. */
-  const decided = (): boolean => quorumReached() || state.decisions.some((d) => d.decision === "deny");
   /** Why a decision arriving now cannot count, if it cannot. Checked before and again after every await. */
   const closedToDecisions = (): { code: string; message: string } | undefined => {
-    if (decided()) return { code: "already_decided", message: "the approval has already been decided" };
+    if (isDecided(state)) return { code: "already_decided", message: "the approval has already been decided" };
     if (state.status !== "pending" || settling) return { code: "approval_not_pending", message: `approval is ${state.status}` };
     return undefined;
   };
@@ -346,7 +339,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
       reject("invalid_request", "approver must be 1-256 characters without control or format characters");
     }
     if (decision.decision !== "approve" && decision.decision !== "deny") reject("invalid_request", "decision must be approve or deny");
-    if (typeof decision.via !== "string" || !DECISION_VIAS.includes(decision.via)) reject("invalid_request", `via must be one of ${DECISION_VIAS.join(", ")}`);
+    if (!(DECISION_CHANNELS as readonly unknown[]).includes(decision.via)) reject("invalid_request", `via must be one of ${DECISION_CHANNELS.join(", ")}`);
     if (decision.reason !== undefined && (typeof decision.reason !== "string" || decision.reason.length > 2000)) {
       reject("invalid_request", "reason must be a string of at most 2000 characters");
     }

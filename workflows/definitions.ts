@@ -118,6 +118,22 @@ export function approvedBy(state: Pick<ApprovalState, "decisions">): string[] {
   return state.decisions.filter((d) => d.decision === "approve").map((d) => d.approver);
 }
 
+/** Whether the approvers have decided: a quorum of approvals, or an accepted denial. Nothing later counts. */
+export function isDecided(state: Pick<ApprovalState, "decisions" | "routing">): boolean {
+  const quorum = state.routing?.quorum;
+  return state.decisions.some((d) => d.decision === "deny") || (quorum !== undefined && approvedBy(state).length >= quorum);
+}
+
+/** The state with the grant token blanked: what decisions and revocations answer (only the bound agent may hold the grant). */
+export function withoutGrantToken(state: ApprovalState): ApprovalState {
+  if (state.grant === undefined) return state;
+  return { ...state, grant: { ...state.grant, token: "" } };
+}
+
+/** Where a decision was made: the approver endpoint, Slack, the CLI with the approver's token, or an operator's break-glass. */
+export const DECISION_CHANNELS = ["api", "slack", "cli", "break-glass"] as const;
+export type DecisionChannel = (typeof DECISION_CHANNELS)[number];
+
 /**
  * One approver's decision as the edge sends it. `assertion` is the edge-signed decision assertion
  * (`typ: countersign-decision+jwt`); the other fields repeat its claims so the Update validator can

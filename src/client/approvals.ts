@@ -14,9 +14,9 @@ import { ApprovalError, CountersignError, isErrorCode, RequestError } from "../e
 import { approvalWorkflow } from "../../workflows/approval.js";
 import {
   agentSearchAttribute,
-  approvedBy,
   decideUpdate,
   FINAL_STATUSES,
+  isDecided,
   OPEN_STATUSES,
   principalSearchAttribute,
   redeemUpdate,
@@ -26,6 +26,7 @@ import {
   statusSearchAttribute,
   tenantSearchAttribute,
   toolSearchAttribute,
+  withoutGrantToken,
   type ApprovalInput,
   type ApprovalRequest,
   type ApprovalState,
@@ -269,19 +270,6 @@ export class ApprovalsClient {
     }
     return out;
   }
-}
-
-/** Whether the approvers have decided: a quorum of approvals, or an accepted denial. */
-export function isDecided(state: ApprovalState): boolean {
-  const quorum = state.routing?.quorum;
-  return state.decisions.some((d) => d.decision === "deny") || (quorum !== undefined && approvedBy(state).length >= quorum);
-}
-
-/** The state without the grant token (only the agent the grant is bound to may ever receive it). */
-export function withoutGrantToken(state: ApprovalState): ApprovalState {
-  if (state.grant === undefined) return state;
-  const { token: _token, ...grant } = state.grant;
-  return { ...state, grant: { ...grant, token: "" } };
 }
 
 /** The answer for a redemption attempt on an approval that has already closed. */

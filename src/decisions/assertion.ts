@@ -7,6 +7,7 @@ import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { AuthError } from "../errors.js";
 import { GRANT_ALG, type KeyStore } from "../grants/key-store.js";
+import { DECISION_CHANNELS, type DecisionChannel } from "../../workflows/definitions.js";
 
 /** The `typ` header of every decision assertion, compared exactly (a grant's is `countersign-grant+jwt`). */
 export const DECISION_TYP = "countersign-decision+jwt";
@@ -15,9 +16,6 @@ export const DECISION_AUDIENCE = "countersign:approval-workflow";
 /** Longest lifetime of a decision assertion, in seconds (`exp - iat`). */
 export const DECISION_MAX_TTL_SECONDS = 60;
 
-/** Where a decision was made: the approver endpoint, Slack, the CLI with the approver's token, or an operator's break-glass. */
-export const DECISION_CHANNELS = ["api", "slack", "cli", "break-glass"] as const;
-export type DecisionChannel = (typeof DECISION_CHANNELS)[number];
 
 const NonEmpty = z.string().min(1).max(256);
 const EpochSeconds = z.number().int().nonnegative();

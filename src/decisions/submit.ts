@@ -2,11 +2,11 @@
 // it), break-glass and Slack: the edge has authenticated the approver; here it pre-checks what it
 // can (so only plausible decisions reach the workflow's history), signs the decision assertion and
 // sends the `decide` Update. The workflow verifies the assertion and re-checks entitlement itself.
-import { isDecided, type ApprovalsClient } from "../client/approvals.js";
+import type { ApprovalsClient } from "../client/approvals.js";
 import { ApprovalError, PolicyError } from "../errors.js";
 import type { KeyStore } from "../grants/key-store.js";
 import type { PolicyEngine } from "../policy/engine.js";
-import type { ApprovalState } from "../../workflows/definitions.js";
+import { isDecided, type ApprovalState } from "../../workflows/definitions.js";
 import { signDecision, type DecisionStatement } from "./assertion.js";
 
 export interface DecisionEdge {
@@ -38,9 +38,8 @@ export async function submitDecision(edge: DecisionEdge, statement: DecisionStat
     if (unavailable !== undefined) throw new PolicyError("policy_unavailable", unavailable);
     throw new ApprovalError("not_found", "no such approval");
   }
-  if (isDecided(state) || state.decisions.some((d) => d.approver === statement.approver)) {
-    throw new ApprovalError("already_decided", state.decisions.some((d) => d.approver === statement.approver) ? "this approver has already decided" : "the approval has already been decided");
-  }
+  if (state.decisions.some((d) => d.approver === statement.approver)) throw new ApprovalError("already_decided", "this approver has already decided");
+  if (isDecided(state)) throw new ApprovalError("already_decided", "the approval has already been decided");
   if (state.status !== "pending" || state.routing === undefined) throw new ApprovalError("approval_not_pending", `approval is ${state.status === "verifying" ? "not yet pending" : state.status}`);
   const verdict = edge.policy.authorizeApproval({
     tenant: state.tenant,
