@@ -1,7 +1,7 @@
 // Grant-signing keys: Ed25519 key pairs in a JSON key file. The newest key (last in the file) signs;
 // every key in the file verifies, so grants minted before a rotation stay valid until they expire.
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from "jose";
+import { calculateJwkThumbprint, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK } from "jose";
 import type { CryptoKey, JWK } from "jose";
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
@@ -53,6 +53,29 @@ export interface KeyStore {
 
 
 const WHAT = "grant key file";
+
+/** Why a token of ours has no key to verify it with: header unreadable, wrong `typ` or `alg`, no or unknown `kid`. */
+export type TokenKeyProblem = "malformed" | "typ" | "alg" | "kid_missing" | "kid_unknown";
+
+/**
+ * The key to verify a compact JWS countersign signed (a grant or a decision assertion) with: its
+ * header must name `typ` exactly, `alg` EdDSA and a `kid` in the key file (re-read if it changed).
+ * The signature itself is for the caller's `jwtVerify`; each caller turns a problem into its own code.
+ */
+export async function tokenKey(keys: KeyStore, token: string, typ: string): Promise<{ key: CryptoKey } | { problem: TokenKeyProblem; cause?: unknown; kid?: string }> {
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch (cause) {
+    return { problem: "malformed", cause };
+  }
+  if (header.typ !== typ) return { problem: "typ" };
+  if (header.alg !== GRANT_ALG) return { problem: "alg" };
+  if (typeof header.kid !== "string") return { problem: "kid_missing" };
+  await keys.refresh();
+  const key = keys.verificationKey(header.kid);
+  return key === undefined ? { problem: "kid_unknown", kid: header.kid.slice(0, 64) } : { key };
+}
 
 /**
  * Load the grant key file. Checks every entry: schema, `kid` equal to the public key's thumbprint,

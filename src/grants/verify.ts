@@ -1,10 +1,10 @@
 // Verifying a presented grant: header, signature, issuer and lifetime, then the exact claim shape.
 // The binding to the call being made is checked separately by checkBinding.
-import { decodeProtectedHeader, errors, jwtVerify } from "jose";
+import { errors, jwtVerify } from "jose";
 import { GrantError } from "../errors.js";
 import { GRANT_TYP, GrantClaimsSchema } from "./claims.js";
 import type { GrantClaims } from "./claims.js";
-import { GRANT_ALG } from "./key-store.js";
+import { GRANT_ALG, tokenKey } from "./key-store.js";
 import type { KeyStore } from "./key-store.js";
 
 export type { GrantClaims } from "./claims.js";
@@ -31,18 +31,9 @@ function invalidGrant(reason: string, options: { cause?: unknown; detail?: Recor
  *   `invalid_grant` for everything else (`detail.reason` says what, never the token).
  */
 export async function verifyGrant(keys: KeyStore, token: string, opts: VerifyGrantOptions): Promise<GrantClaims> {
-  let header: ReturnType<typeof decodeProtectedHeader>;
-  try {
-    header = decodeProtectedHeader(token);
-  } catch (cause) {
-    throw invalidGrant("malformed", { cause });
-  }
-  if (header.typ !== GRANT_TYP) throw invalidGrant("typ");
-  if (header.alg !== GRANT_ALG) throw invalidGrant("alg");
-  if (typeof header.kid !== "string") throw invalidGrant("kid_missing");
-  await keys.refresh();
-  const key = keys.verificationKey(header.kid);
-  if (key === undefined) throw invalidGrant("kid_unknown", { detail: { kid: header.kid.slice(0, 64) } });
+  const found = await tokenKey(keys, token, GRANT_TYP);
+  if ("problem" in found) throw invalidGrant(found.problem, { cause: found.cause, ...(found.kid !== undefined ? { detail: { kid: found.kid } } : {}) });
+  const { key } = found;
 
   const nowSeconds = opts.nowSeconds ?? Math.floor(Date.now() / 1000);
   let payload: unknown;
