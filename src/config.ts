@@ -257,20 +257,17 @@ export function resolveConfig(raw: unknown, path: string): Config {
 
 /** The approver's access token for `countersign approve|deny` (COUNTERSIGN_TOKEN), if set. */
 export function cliTokenFromEnv(): string | undefined {
-  const value = process.env.COUNTERSIGN_TOKEN;
-  return value === undefined || value === "" ? undefined : value;
+  return nonEmptyEnv("COUNTERSIGN_TOKEN");
 }
 
 /** Base URL of the countersign server for CLI verbs that use the HTTP API (COUNTERSIGN_URL), if set. */
 export function serverUrlFromEnv(): string | undefined {
-  const value = process.env.COUNTERSIGN_URL;
-  return value === undefined || value === "" ? undefined : value;
+  return nonEmptyEnv("COUNTERSIGN_URL");
 }
 
 /** Path of a Temporal CLI binary chosen by the operator (TEMPORAL_CLI_PATH), if any. */
 export function temporalCliPathFromEnv(): string | undefined {
-  const value = process.env.TEMPORAL_CLI_PATH;
-  return value === undefined || value === "" ? undefined : value;
+  return nonEmptyEnv("TEMPORAL_CLI_PATH");
 }
 
 /** The environment, for libraries that read the standard variables themselves (Temporal envconfig). */

@@ -22,16 +22,18 @@ import { approvedBy, type ApprovalState } from "../../workflows/definitions.js";
 import { demoApproverToken, ensureDemoIdentities } from "../demo/identities.js";
 import { submitDecision } from "../decisions/submit.js";
 import { loadKeyStore } from "../grants/key-store.js";
-import { loadPolicyEngine } from "../policy/engine.js";
+import { policyEngineOf } from "../runtime/services.js";
 import { approvalView, type ApprovalView } from "../server/view.js";
 import { displayJson, jsonForTerminal, safe } from "../text/neutralise.js";
 import { userInfo } from "node:os";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
-/** The `countersign dev` running from the state dir ($COUNTERSIGN_STATE_DIR, default .countersign), if any. */
+let devRecord: { value: DevRecord | undefined } | undefined;
+/** The `countersign dev` running from the state dir ($COUNTERSIGN_STATE_DIR, default .countersign), if any; read once per command. */
 function runningDev(): DevRecord | undefined {
-  return readDevRecord(stateDirFromEnv());
+  devRecord ??= { value: readDevRecord(stateDirFromEnv()) };
+  return devRecord.value;
 }
 
 /** The HTTP server of the running dev, when `cfg` is the config it runs. */
@@ -78,11 +80,13 @@ async function decideOverHttp(baseUrl: string, id: string, token: string, body: 
   } catch (cause) {
     throw new CountersignError("unavailable", `the countersign server at ${baseUrl} did not answer (set --url or COUNTERSIGN_URL)`, { cause });
   }
-  const answer = (await res.json().catch(() => undefined)) as { error?: { code?: unknown; message?: unknown } } | undefined;
+  const answer = (await res.json().catch(() => undefined)) as { error?: { code?: unknown; message?: unknown }; id?: unknown; status?: unknown } | undefined;
   if (!res.ok) {
     const code = answer?.error?.code;
     throw new CountersignError(isErrorCode(code) ? code : "internal", typeof answer?.error?.message === "string" ? answer.error.message : `HTTP ${res.status}`);
   }
+  // Not an approval view: the URL is not a countersign server. Say so rather than print nonsense as success.
+  if (typeof answer?.id !== "string" || typeof answer.status !== "string") throw new CountersignError("internal", `${baseUrl} did not answer like a countersign server`);
   return answer as ApprovalView;
 }
 
@@ -95,7 +99,7 @@ async function decideOverHttp(baseUrl: string, id: string, token: string, body: 
 async function breakGlass(cfg: Config, d: { approvalId: string; approver: string; decision: "approve" | "deny"; reason: string }): Promise<ApprovalView> {
   if (!cfg.approvals.breakGlass.enabled) throw new CountersignError("break_glass_disabled", "break-glass decisions are off: set approvals.breakGlass.enabled in the config");
   const grantKeys = await loadKeyStore(cfg.grants.keyFile);
-  const policy = loadPolicyEngine({ policiesDir: cfg.policiesDir, directoryFile: cfg.directoryFile, maxDeadlineSeconds: cfg.approvals.maxDeadlineSeconds });
+  const policy = policyEngineOf(cfg);
   const state = await withApprovals(cfg, (approvals) =>
     submitDecision({ approvals, policy, grantKeys, issuer: cfg.issuer }, { ...d, via: "break-glass", osUser: userInfo().username }),
   );
@@ -308,6 +312,7 @@ Try an approval (in another terminal):
 }
 
 export async function main(argv: string[]): Promise<number> {
+  devRecord = undefined; // each command reads the record afresh
   try {
     await buildProgram().parseAsync(argv);
     // A command that completed but found problems (replay) sets process.exitCode.

@@ -4,15 +4,14 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Config } from "../config.js";
+import { APPROVE_SCOPE, REQUEST_SCOPE } from "../auth/scopes.js";
 import { CountersignError } from "../errors.js";
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
 
 export const DEMO_IDP_ISSUER = "https://idp.demo.test";
 export const DEMO_AUDIENCE = "countersign";
 export const DEMO_TRUST_DOMAIN = "demo.test";
-export const DEMO_SCOPE = "countersign:request";
-/** The approver scope (see README, "Scopes"). */
-const APPROVE_SCOPE = "countersign:approve";
+export const DEMO_SCOPE = REQUEST_SCOPE;
 
 interface DemoKey {
   kid: string;

@@ -30,7 +30,7 @@ export interface Services {
  * production processes require them to exist (`key_file_invalid` otherwise).
  */
 export async function buildServices(config: Config, opts: { createMissingKeys: boolean }): Promise<Services> {
-  const policy = loadPolicyEngine({ policiesDir: config.policiesDir, directoryFile: config.directoryFile, maxDeadlineSeconds: config.approvals.maxDeadlineSeconds });
+  const policy = policyEngineOf(config);
   const grantKeys = opts.createMissingKeys ? await ensureKeyStore(config.grants.keyFile) : await loadKeyStore(config.grants.keyFile);
   if (opts.createMissingKeys && config.payloads.keysFromEnv === undefined) await ensurePayloadKeys(config.payloads.keyFile);
   const payloadKeys = await loadPayloadKeys({ keyFile: config.payloads.keyFile, keysFromEnv: config.payloads.keysFromEnv });
@@ -44,6 +44,11 @@ export async function buildServices(config: Config, opts: { createMissingKeys: b
     dataConverter: createDataConverter(payloadKeys),
     workerDataConverter: createDataConverter(payloadKeys, { refused: "mark" }),
   };
+}
+
+/** The policy engine over the config's policies and directory, with its deadline cap. */
+export function policyEngineOf(config: Config): PolicyEngine {
+  return loadPolicyEngine({ policiesDir: config.policiesDir, directoryFile: config.directoryFile, maxDeadlineSeconds: config.approvals.maxDeadlineSeconds });
 }
 
 /** What the activities need, taken from the services. */

@@ -5,6 +5,7 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
 import { checkIntent } from "../auth/intent.js";
+import { APPROVE_SCOPE, OPS_SCOPE } from "../auth/scopes.js";
 import type { VerifiedAgent } from "../auth/verify-agent.js";
 import type { VerifiedPrincipal } from "../auth/verify-principal.js";
 import { approvalId, type ApprovalsClient } from "../client/approvals.js";
@@ -22,10 +23,6 @@ import { ApprovalIdSchema, CreateApprovalBodySchema, DecisionBodySchema, RedeemB
 import { submitDecision } from "../decisions/submit.js";
 import { approvalView } from "./view.js";
 
-/** Scope that lets a principal revoke any approval of their own tenant (operations staff). */
-export const OPS_SCOPE = "countersign:ops";
-/** Scope an approver's token needs at the approver endpoint. */
-export const APPROVE_SCOPE = "countersign:approve";
 /** Request header by which the CLI labels its decisions `via: cli` (a label, not a proof: the token is the proof). */
 const CLIENT_HEADER = "countersign-client";
 /** How long `POST /v1/approvals` waits for the first decision before answering 202, in ms. */
