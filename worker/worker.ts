@@ -2,7 +2,7 @@
 import { fileURLToPath } from "node:url";
 import type { DataConverter } from "@temporalio/common";
 import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundle } from "@temporalio/worker";
-import { createActivities, type ActivityDeps } from "../activities/index.js";
+import { createActivities, type ActivityDeps, type Activities } from "../activities/index.js";
 import { failureConverterPath } from "../src/codec/payload-codec.js";
 
 /** Absolute path of the compiled workflow entry point. */
@@ -23,6 +23,10 @@ export interface WorkerOptions {
   /** A pre-built bundle; when absent the worker bundles `WORKFLOWS_PATH` itself. */
   workflowBundle?: WorkflowBundle;
   identity?: string;
+  /** Wrap the activities built from `deps` (tests slow one down or count calls). */
+  wrapActivities?: (real: Activities) => Activities;
+  /** Workflows kept in the sticky cache (the SDK's default when absent; 0 replays every task from history). */
+  maxCachedWorkflows?: number;
 }
 
 /** A worker that runs the approval workflow and its activities. Run it with `worker.run()`. */
@@ -32,7 +36,8 @@ export async function createApprovalWorker(opts: WorkerOptions): Promise<Worker>
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     dataConverter: opts.dataConverter,
-    activities: createActivities(opts.deps),
+    activities: (opts.wrapActivities ?? ((real) => real))(createActivities(opts.deps)),
+    ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     ...(opts.workflowBundle !== undefined ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
   });

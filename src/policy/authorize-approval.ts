@@ -21,23 +21,24 @@ export function decideApproval(policies: LoadedPolicySet, directory: Directory, 
   if (directory.user(facts.approver) === undefined) {
     return { decision: "deny", reason: "approver_not_entitled", message: "the approver is not a user in the directory", policyVersion, policyIds: [] };
   }
-  const groups = facts.approverGroups === undefined ? undefined : facts.approverGroups.filter((g) => directory.rolesOf(facts.approver).includes(g));
-  if (groups !== undefined && groups.length === 0) {
+  const routed = facts.approverGroups;
+  const roles = routed === undefined ? [] : directory.rolesOf(facts.approver);
+  const groups = routed?.filter((g) => roles.includes(g));
+  if (routed !== undefined && groups?.length === 0) {
     return {
       decision: "deny",
       reason: "approver_not_entitled",
-      message: `the approver is in none of the groups this request was routed to (${(facts.approverGroups ?? []).join(", ")})`,
+      message: `the approver is in none of the groups this request was routed to (${routed.join(", ")})`,
       policyVersion,
       policyIds: [],
     };
   }
-  const { approverGroups: _routed, ...requestFacts } = facts;
   const selfApproval = facts.approver === facts.principal;
   const evaluation = evaluate(policies, directory.entities, {
     principal: { type: "User", id: facts.approver },
     action: "approve",
     resource: { type: "Tool", id: facts.tool },
-    context: { ...baseContext(requestFacts), requester: { __entity: { type: "User", id: facts.principal } }, selfApproval },
+    context: { ...baseContext(facts), requester: { __entity: { type: "User", id: facts.principal } }, selfApproval },
   });
   const { policyIds } = evaluation;
   if (evaluation.decision === "deny") {

@@ -2,35 +2,15 @@
 // was encoded for, also when a worker keeps no workflow cache and replays the whole history on each
 // task (as after a restart or an eviction). A full approval with refusals must complete like that.
 import assert from "node:assert/strict";
-import { NativeConnection, Worker } from "@temporalio/worker";
-import { createActivities } from "../../activities/index.js";
 import { signDecision } from "../../src/decisions/assertion.js";
-import { activityDeps } from "../../src/runtime/services.js";
-import { requestPendingRefund, sharedBundle, startStack, temporalTargetForTests, type TestStack } from "../support/stack.js";
+import { requestPendingRefund, startStack, type TestStack } from "../support/stack.js";
 
 describe("a worker without a workflow cache (real Temporal server)", function () {
   let stack: TestStack;
-  let worker: Worker;
-  let running: Promise<void>;
-  let connection: NativeConnection;
   before(async function () {
-    stack = await startStack({ worker: false });
-    connection = await NativeConnection.connect(temporalTargetForTests().connectionOptions);
-    worker = await Worker.create({
-      connection,
-      namespace: temporalTargetForTests().namespace,
-      taskQueue: stack.config.temporal.taskQueue,
-      dataConverter: stack.services.workerDataConverter,
-      activities: createActivities(activityDeps(stack.services)),
-      workflowBundle: await sharedBundle(),
-      maxCachedWorkflows: 0,
-    });
-    running = worker.run();
+    stack = await startStack({ maxCachedWorkflows: 0 });
   });
   after(async function () {
-    worker?.shutdown();
-    await running;
-    await connection?.close();
     await stack?.stop();
   });
 

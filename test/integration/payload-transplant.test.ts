@@ -6,49 +6,30 @@
 import assert from "node:assert/strict";
 import { Context } from "@temporalio/activity";
 import type { temporal } from "@temporalio/proto";
-import { NativeConnection, Worker } from "@temporalio/worker";
-import { createActivities } from "../../activities/index.js";
-import { activityDeps } from "../../src/runtime/services.js";
-import { requestPendingRefund, sharedBundle, startStack, temporalTargetForTests, type TestStack } from "../support/stack.js";
+import { requestPendingRefund, startStack, temporalTargetForTests, type TestStack } from "../support/stack.js";
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 describe("payloads moved between slots of one approval", function () {
   let stack: TestStack;
-  let worker: Worker;
-  let running: Promise<void>;
-  let connection: NativeConnection;
   let original: string;
   before(async function () {
-    stack = await startStack({ worker: false });
-    original = stack.readTenantFile("policies/payments.cedar");
-    const real = createActivities(activityDeps(stack.services));
     // The real worker, except that a *regular* (non-local) authorizeRequest is slow to answer: the
     // window in which the attacker's poller or completion-by-id gets there first.
-    const activities = {
-      ...real,
-      async authorizeRequest(facts: Parameters<typeof real.authorizeRequest>[0]) {
-        if (Context.current().info.isLocal) return real.authorizeRequest(facts);
-        await Context.current().sleep(8_000);
-        return real.authorizeRequest(facts);
-      },
-    };
-    connection = await NativeConnection.connect(temporalTargetForTests().connectionOptions);
-    worker = await Worker.create({
-      connection,
-      namespace: temporalTargetForTests().namespace,
-      taskQueue: stack.config.temporal.taskQueue,
-      dataConverter: stack.services.workerDataConverter,
-      activities,
-      workflowBundle: await sharedBundle(),
+    stack = await startStack({
+      wrapActivities: (real) => ({
+        ...real,
+        async authorizeRequest(facts: Parameters<typeof real.authorizeRequest>[0]) {
+          if (Context.current().info.isLocal) return real.authorizeRequest(facts);
+          await Context.current().sleep(8_000);
+          return real.authorizeRequest(facts);
+        },
+      }),
     });
-    running = worker.run();
+    original = stack.readTenantFile("policies/payments.cedar");
   });
   after(async function () {
     stack?.writeTenantFile("policies/payments.cedar", original);
-    worker?.shutdown();
-    await running;
-    await connection?.close();
     await stack?.stop();
   });
 

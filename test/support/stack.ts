@@ -18,7 +18,7 @@ import { activityDeps, buildServices, type Services } from "../../src/runtime/se
 import { createApp } from "../../src/server/app.js";
 import { listen, type RunningHttpServer } from "../../src/server/serve.js";
 import { connectClient, connectWorker, type TemporalTarget } from "../../src/temporal/connection.js";
-import { bundleWorkflows, createApprovalWorker } from "../../worker/worker.js";
+import { bundleWorkflows, createApprovalWorker, type WorkerOptions } from "../../worker/worker.js";
 import { createTestIdentities, TEST_TRUST_DOMAIN, type TestIdentities } from "./tokens.js";
 
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -51,6 +51,9 @@ export interface StackOptions {
   worker?: boolean;
   /** Bound on queries and Updates waiting for a worker, in ms. */
   rpcDeadlineMs?: number;
+  /** Passed to the worker: wrap its activities, or size its workflow cache (0: every task replays the history). */
+  wrapActivities?: WorkerOptions["wrapActivities"];
+  maxCachedWorkflows?: number;
   /** Enable break-glass decisions (approvals.breakGlass.enabled). */
   breakGlass?: boolean;
   /** Receives the server's log lines (at debug level) instead of them being dropped. */
@@ -136,6 +139,8 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
           dataConverter: services.workerDataConverter,
           deps: activityDeps(services),
           workflowBundle: await sharedBundle(),
+          ...(opts.wrapActivities !== undefined ? { wrapActivities: opts.wrapActivities } : {}),
+          ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
         });
   const workerDone = worker?.run();
   const { client, connection }: { client: Client; connection: Connection } = await connectClient(target, services.dataConverter);
