@@ -9,7 +9,7 @@ import type { KeyStore } from "../src/grants/key-store.js";
 import type { ApproveDecision, PolicyEngine, RequestDecision } from "../src/policy/engine.js";
 import type { VerifiedAgent } from "../src/auth/verify-agent.js";
 import { verifyDecision } from "../src/decisions/assertion.js";
-import type { DecisionChannel, DecisionCheckInput, GrantRecord, RequestFactsInput } from "../workflows/definitions.js";
+import type { DecisionCheckInput, GrantRecord, RequestFactsInput } from "../workflows/definitions.js";
 
 export interface ActivityDeps {
   policy: PolicyEngine;
@@ -92,7 +92,7 @@ export function createActivities(deps: ActivityDeps) {
             approvalId: input.approvalId,
             approver: input.approver,
             decision: input.decision,
-            via: input.via as DecisionChannel,
+            via: input.via,
             jti: input.jti,
             reason: input.reason,
             osUser: input.osUser,

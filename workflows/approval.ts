@@ -32,6 +32,7 @@ import {
   type ApprovalState,
   type ApprovalStatus,
   type DecideInput,
+  type ProvenDecision,
   type PolicyRecord,
   type RedeemInput,
   type RequestFactsInput,
@@ -234,9 +235,8 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     async (decision: DecideInput) => {
       // Decisions recorded before decision assertions replay on the code that recorded them.
       if (!patched(DECISION_ASSERTIONS_PATCH)) return legacyDecide(decision);
-      const { assertion, jti } = decision;
-      if (assertion === undefined || jti === undefined) reject("decision_assertion_invalid", "a decision needs a decision assertion");
       validateDecision(decision); // again: validators are skipped on replay of accepted Updates, state is not
+      const { assertion, jti } = decision;
       deciding.add(decision.approver);
       usedAssertions.add(jti);
       try {
@@ -332,7 +332,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
    * reach history: shape, a refused payload, a used or expired assertion, a decided or closed
    * approval, an approver who already decided.
    */
-  function validateDecision(decision: DecideInput): void {
+  function validateDecision(decision: DecideInput): asserts decision is ProvenDecision {
     if (isRefusedPayload(decision)) reject("payload_rejected", "the decision payload was refused by the payload codec");
     if (typeof decision !== "object" || decision === null) reject("invalid_request", "a decision object is expected");
     if (typeof decision.approver !== "string" || !APPROVER_PATTERN.test(decision.approver)) {

@@ -154,6 +154,9 @@ export interface DecideInput {
   osUser?: string;
 }
 
+/** A decision that passed the Update validator: it names its channel and carries an assertion. */
+export type ProvenDecision = DecideInput & { via: DecisionChannel; assertion: string; jti: string; expiresAtMs: number };
+
 /** What the entitlement activity checks for one decision: the assertion, then policy and routed groups. */
 export interface DecisionCheckInput {
   approvalId: string;
@@ -161,7 +164,7 @@ export interface DecisionCheckInput {
   jti: string;
   approver: string;
   decision: "approve" | "deny";
-  via: string;
+  via: DecisionChannel;
   reason?: string;
   osUser?: string;
   facts: RequestFactsInput;
