@@ -7,13 +7,13 @@ import type { GrantInput } from "../src/grants/mint.js";
 import { mintGrant as signGrant } from "../src/grants/mint.js";
 import type { KeyStore } from "../src/grants/key-store.js";
 import type { ApproveDecision, PolicyEngine, RequestDecision } from "../src/policy/engine.js";
-import type { VerifiedAgent } from "../src/auth/verify-agent.js";
+import type { AgentVerifier, VerifiedAgent } from "../src/auth/verify-agent.js";
 import { verifyDecision } from "../src/decisions/assertion.js";
 import type { DecisionCheckInput, GrantRecord, RequestFactsInput } from "../workflows/definitions.js";
 
 export interface ActivityDeps {
   policy: PolicyEngine;
-  verifyAgent: (token: string) => Promise<VerifiedAgent>;
+  verifyAgent: AgentVerifier;
   grantKeys: KeyStore;
   /** `iss` of minted grants. */
   issuer: string;
@@ -52,11 +52,14 @@ export type DecisionVerdict =
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    /** Step 1: the agent's workload identity token still verifies and names the agent on the request. */
-    async verifyAgentIdentity(input: { token: string; expectedSpiffeId: string; expectedJkt?: string }): Promise<{ spiffeId: string; trustDomain: string; jkt?: string }> {
+    /**
+     * Step 1: the agent's workload identity token verifies (as of `receivedAtMs`, when the server received
+     * the request: identity verified at receipt is what counts) and names the agent on the request.
+     */
+    async verifyAgentIdentity(input: { token: string; expectedSpiffeId: string; expectedJkt?: string; receivedAtMs?: number }): Promise<{ spiffeId: string; trustDomain: string; jkt?: string }> {
       let agent: VerifiedAgent;
       try {
-        agent = await deps.verifyAgent(input.token);
+        agent = await deps.verifyAgent(input.token, input.receivedAtMs !== undefined ? { atMs: input.receivedAtMs } : {});
       } catch (err) {
         permanent(err);
       }

@@ -20,6 +20,7 @@ import {
   decideUpdate,
   DECISION_CHANNELS,
   FINAL_STATUSES,
+  initialState,
   isDecided,
   isRefusedPayload,
   withoutGrantToken,
@@ -48,9 +49,12 @@ const local = proxyLocalActivities<Activities>({
 });
 // Inside Update handlers, where many Updates can arrive at once (50 tool servers racing one grant),
 // a local activity would hold the workflow task open while new Updates queue up behind it; regular
-// activities let each Update be accepted or rejected promptly.
+// activities let each Update be accepted or rejected promptly. Their schedule-to-close timeout sits
+// below the client's Update deadline (DEFAULT_UPDATE_DEADLINE_MS, 10 s): a handler whose activity
+// cannot run (no worker) fails `unavailable` while its caller still waits, and changes nothing.
 const remoteActivities = proxyActivities<Activities>({
-  startToCloseTimeout: "10 seconds",
+  startToCloseTimeout: "3 seconds",
+  scheduleToCloseTimeout: "8 seconds",
   retry: { maximumAttempts: 3, initialInterval: "200 milliseconds" },
 });
 
@@ -132,22 +136,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     setHandler(stateQuery, () => refused);
     return refused;
   }
-  const state: ApprovalState = {
-    id: input.approvalId,
-    status: "verifying",
-    tenant: input.tenant,
-    tool: input.tool,
-    principal: input.principal.subject,
-    principalIssuer: input.principal.issuer,
-    agent: input.agent.spiffeId,
-    ...(input.agent.jkt !== undefined ? { agentJkt: input.agent.jkt } : {}),
-    argsSha256: input.argsSha256,
-    ...(input.target !== undefined ? { target: input.target } : {}),
-    intent: input.intent,
-    requestedAtMs: input.requestedAtMs,
-    decisions: [],
-    policy: [],
-  };
+  const state: ApprovalState = initialState(input);
   // Internal phases that must block other messages without being a public status.
   let settling = false; // quorum reached; re-check and minting under way
   let redeeming = false;
@@ -439,6 +428,8 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
         token: input.agentToken,
         expectedSpiffeId: input.agent.spiffeId,
         ...(input.agent.jkt !== undefined ? { expectedJkt: input.agent.jkt } : {}),
+        // As of receipt: a request filed while no worker ran must not fail because its token expired meanwhile.
+        receivedAtMs: input.requestedAtMs,
       });
       state.identity = { verifiedAtMs: Date.now(), trustDomain: verified.trustDomain, ...(verified.jkt !== undefined ? { jkt: verified.jkt } : {}) };
     } catch (err) {

@@ -113,6 +113,26 @@ export interface ApprovalState {
   redeemedAtMs?: number;
 }
 
+/** The state of a new approval, before its first step: what the workflow starts from and what filing answers at once. */
+export function initialState(input: ApprovalInput): ApprovalState {
+  return {
+    id: input.approvalId,
+    status: "verifying",
+    tenant: input.tenant,
+    tool: input.tool,
+    principal: input.principal.subject,
+    principalIssuer: input.principal.issuer,
+    agent: input.agent.spiffeId,
+    ...(input.agent.jkt !== undefined ? { agentJkt: input.agent.jkt } : {}),
+    argsSha256: input.argsSha256,
+    ...(input.target !== undefined ? { target: input.target } : {}),
+    intent: input.intent,
+    requestedAtMs: input.requestedAtMs,
+    decisions: [],
+    policy: [],
+  };
+}
+
 /** Who has approved so far, in decision order. */
 export function approvedBy(state: Pick<ApprovalState, "decisions">): string[] {
   return state.decisions.filter((d) => d.decision === "approve").map((d) => d.approver);

@@ -10,6 +10,9 @@ import { toTokenError } from "./token-errors.js";
 import { assertAlgorithmAllowed, readUnverifiedToken } from "./unverified-token.js";
 
 /** A workload whose identity token verified. */
+/** Verifies a workload identity token, now or as of `opts.atMs`. */
+export type AgentVerifier = (token: string, opts?: { atMs?: number }) => Promise<VerifiedAgent>;
+
 export interface VerifiedAgent {
   /** The token's `sub`, a SPIFFE ID. */
   spiffeId: string;
@@ -80,15 +83,21 @@ function spiffeIdOf(sub: unknown): SpiffeId {
  * HMAC), `aud` (must contain the entry's audience), `exp`, `nbf` and `iat` (not in the future; all with
  * `clockToleranceSeconds`).
  *
+ * `opts.atMs` verifies the token as of that instant (epoch ms) instead of now: the workflow re-checks an
+ * agent's token as of the moment the request was received, so a request filed during an outage does not
+ * fail because the token expired while no worker ran (the run itself must start within 10 minutes of
+ * receipt, see the workflow). Keys are always the current ones.
+ *
  * Rejects with AuthError `token_missing`, `token_malformed`, `token_algorithm_rejected`,
  * `token_claims_invalid` (including a malformed or over-long SPIFFE ID), `trust_domain_untrusted`,
  * `token_signature_invalid`, `token_key_unknown`, `token_expired`, `token_not_yet_valid` or
  * `token_audience_mismatch`; with `unavailable` when the domain's keys cannot be loaded.
  */
-export function createAgentVerifier(identity: Config["identity"]): (token: string) => Promise<VerifiedAgent> {
+export function createAgentVerifier(identity: Config["identity"]): AgentVerifier {
   const domains = new Map(identity.agents.map((entry) => [entry.trustDomain, { entry, keys: createKeySource(entry.jwks) }]));
 
-  return async (token) => {
+  return async (token, opts = {}) => {
+    const nowMs = opts.atMs ?? Date.now();
     const unverified = readUnverifiedToken(token, KIND);
     const claimed = spiffeIdOf(unverified.claims.sub);
     const trusted = domains.get(claimed.trustDomain);
@@ -102,6 +111,7 @@ export function createAgentVerifier(identity: Config["identity"]): (token: strin
         audience: entry.audience,
         algorithms: entry.algorithms,
         clockTolerance: identity.clockToleranceSeconds,
+        currentDate: new Date(nowMs),
         requiredClaims: ["exp", "sub", "aud"],
       }));
     } catch (err) {
@@ -110,7 +120,7 @@ export function createAgentVerifier(identity: Config["identity"]): (token: strin
 
     const parsed = AgentClaimsSchema.safeParse(payload);
     if (!parsed.success) throw new AuthError("token_claims_invalid", `${KIND} has a missing or invalid claim`);
-    assertIssuedInThePast(parsed.data.iat, KIND, identity.clockToleranceSeconds, Date.now() / 1000);
+    assertIssuedInThePast(parsed.data.iat, KIND, identity.clockToleranceSeconds, nowMs / 1000);
     // The verified subject is the one the keys were chosen for (same bytes); re-checked, not assumed.
     const verified = spiffeIdOf(parsed.data.sub);
     if (verified.trustDomain !== entry.trustDomain) throw new AuthError("trust_domain_untrusted", `${KIND} trust domain is not trusted`);

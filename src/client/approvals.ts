@@ -1,6 +1,6 @@
 // Talks to approval workflows for the HTTP server and the CLI: start (idempotent), read, long-poll,
 // decide, redeem, revoke, list. Maps Temporal failures to countersign's stable error codes.
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -10,12 +10,14 @@ import {
   type WorkflowHandle,
 } from "@temporalio/client";
 import { ApplicationFailure, TypedSearchAttributes } from "@temporalio/common";
+import proto from "@temporalio/proto";
 import { ApprovalError, CountersignError, isErrorCode, RequestError } from "../errors.js";
 import { approvalWorkflow } from "../../workflows/approval.js";
 import {
   agentSearchAttribute,
   decideUpdate,
   FINAL_STATUSES,
+  initialState,
   isDecided,
   OPEN_STATUSES,
   principalSearchAttribute,
@@ -36,11 +38,47 @@ import {
   type RevokeInput,
 } from "../../workflows/definitions.js";
 
+const WORKFLOW_TASK_COMPLETED = proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED;
+
 /** Tenant names: safe to quote in a visibility query. The HTTP edge refuses others at filing. */
 export const TENANT_PATTERN = /^[A-Za-z0-9._:@-]{1,256}$/;
 
-/** Default bound on a query or Update waiting for a worker, in ms; past it the caller gets `unavailable`. */
-export const DEFAULT_RPC_DEADLINE_MS = 30_000;
+/**
+ * Default bound on one call to Temporal (start, query, describe) in ms; past it the caller gets
+ * `unavailable`. Short on purpose: with Temporal or every worker down, an edge answers within seconds.
+ */
+export const DEFAULT_RPC_DEADLINE_MS = 5_000;
+/**
+ * Default bound on an Update (decide, redeem, revoke) in ms, re-sends included. Above the handlers'
+ * activity schedule-to-close timeouts (workflows/approval.ts), so a handler that can finish does so
+ * within it; a caller that still gets `unavailable` re-attaches to the same Update by retrying.
+ */
+export const DEFAULT_UPDATE_DEADLINE_MS = 10_000;
+/**
+ * One send of an Update waits at most this long, in ms, then the same Update id is sent again: Temporal
+ * deduplicates by id, so a re-send attaches to the Update if it was delivered and delivers it if it was lost.
+ */
+const UPDATE_ATTEMPT_MS = 3_000;
+/** How many generations of one caller's Update id are tried after failed outcomes (see `ApprovalsClient.update`). */
+const MAX_UPDATE_GENERATIONS = 8;
+/** Reason codes of a failed approval that the same requestId may file again: infrastructure or time, not a verdict. */
+export const REFILEABLE_FAILURES: readonly string[] = ["token_expired", "unavailable", "internal", "request_stale"];
+
+/** An `Idempotency-Key`: 1-255 visible ASCII characters. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * The Update id of a caller's message sent with an idempotency key: deterministic, so a caller that lost
+ * an answer and retries with the same key attaches to its own Update (Temporal deduplicates by id, also
+ * after the workflow closed) and receives the original outcome. `who` is the authenticated caller (the
+ * tool server, the approver, the revoker), so nobody else can attach to it with the same key.
+ */
+export function keyedUpdateId(kind: UpdateKind, approval: string, who: string, key: string): string {
+  const digest = createHash("sha256").update(JSON.stringify([kind, approval, who, key])).digest("base64url");
+  return `${kind}-${digest.slice(0, 32)}`;
+}
+
+export type UpdateKind = "redeem" | "decide" | "revoke";
 
 /**
  * The workflow id of an approval: derived from tenant, agent, principal and the agent's requestId,
@@ -62,8 +100,21 @@ export function toCodedError(err: unknown): CountersignError {
     const type = err.cause.type;
     if (isErrorCode(type)) return new CountersignError(type, err.cause.message, { cause: err });
   }
-  if (hasGrpcCode(err, 14, 4)) return new CountersignError("unavailable", "Temporal is unavailable", { cause: err });
+  if (hasGrpcCode(err, 14)) return new CountersignError("unavailable", "Temporal is unreachable", { cause: err });
+  if (isDeadlineExceeded(err)) return new CountersignError("unavailable", "Temporal or its workers did not answer in time", { cause: err });
+  // Temporal answers a query that no worker is polling for with "no poller seen" (FAILED_PRECONDITION).
+  if (hasGrpcCode(err, 9) && /poller/i.test(messages(err))) return new CountersignError("unavailable", "no worker is polling for approvals", { cause: err });
   return new CountersignError("internal", "internal error", { cause: err });
+}
+
+/** The messages along an error's cause chain, for the few Temporal answers told apart only by text. */
+function messages(err: unknown): string {
+  const out: string[] = [];
+  for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    const message = (e as { message?: unknown }).message;
+    if (typeof message === "string") out.push(message);
+  }
+  return out.join(" | ");
 }
 
 /** Whether a gRPC status code from `codes` appears anywhere in the error's cause chain. */
@@ -87,22 +138,26 @@ function isCompletedError(err: unknown): boolean {
 
 export class ApprovalsClient {
   private readonly rpcDeadlineMs: number;
+  private readonly updateDeadlineMs: number;
 
-  /** `rpcDeadlineMs`: how long a query or Update may wait for a worker (default 30 000). */
+  /**
+   * `rpcDeadlineMs`: bound on one start, query or describe (default {@link DEFAULT_RPC_DEADLINE_MS});
+   * `updateDeadlineMs`: bound on an Update, re-sends included (default {@link DEFAULT_UPDATE_DEADLINE_MS}).
+   */
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
-    opts: { rpcDeadlineMs?: number } = {},
+    opts: { rpcDeadlineMs?: number; updateDeadlineMs?: number } = {},
   ) {
     this.rpcDeadlineMs = opts.rpcDeadlineMs ?? DEFAULT_RPC_DEADLINE_MS;
+    this.updateDeadlineMs = opts.updateDeadlineMs ?? Math.max(DEFAULT_UPDATE_DEADLINE_MS, this.rpcDeadlineMs);
   }
 
-  /** Run a query bounded by the RPC deadline: with no worker polling, Temporal would hold it. */
-  private async query<R>(run: () => Promise<R>): Promise<R> {
+  /** Run one call to Temporal bounded by the RPC deadline (or `until`): with Temporal or every worker down, it would wait much longer. */
+  private async rpc<R>(run: () => Promise<R>, until = Date.now() + this.rpcDeadlineMs): Promise<R> {
     try {
-      return await this.client.withDeadline(Date.now() + this.rpcDeadlineMs, run);
+      return await this.client.withDeadline(until, run);
     } catch (err) {
-      if (isDeadlineExceeded(err)) throw new CountersignError("unavailable", "no worker answered in time", { cause: err });
       throw toCodedError(err);
     }
   }
@@ -112,38 +167,57 @@ export class ApprovalsClient {
   }
 
   /**
-   * Start the approval workflow, or attach to the one already running for the same id.
-   * Returns the state and whether this call started it.
+   * File a request: start its approval workflow, or attach to the one already started for the same id.
+   * A new approval answers with its opening state at once (no worker needed: filing is durable once the
+   * workflow has started). An approval of the same id that ended `failed` for a reason of infrastructure
+   * or time ({@link REFILEABLE_FAILURES}) is filed again as a new run, when `sameRequest` says the
+   * request is the same; otherwise the existing approval is returned for the caller to compare.
    */
-  async start(input: ApprovalInput): Promise<{ state: ApprovalState; created: boolean }> {
-    let created = true;
-    try {
-      await this.client.workflow.start(approvalWorkflow, {
-        workflowId: input.approvalId,
-        taskQueue: this.taskQueue,
-        args: [input],
-        // A second start with the same id (running or closed) fails, and the catch below attaches to
-        // the existing approval; unlike USE_EXISTING this tells us whether this call created it.
-        workflowIdConflictPolicy: "FAIL",
-        workflowIdReusePolicy: "REJECT_DUPLICATE",
-        typedSearchAttributes: new TypedSearchAttributes([
-          { key: tenantSearchAttribute, value: input.tenant },
-          { key: toolSearchAttribute, value: input.tool },
-          { key: statusSearchAttribute, value: "verifying" },
-          { key: principalSearchAttribute, value: input.principal.subject },
-          { key: agentSearchAttribute, value: input.agent.spiffeId },
-        ]),
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw toCodedError(err);
-      created = false;
+  async start(input: ApprovalInput, sameRequest: (filed: ApprovalRequest, state: ApprovalState) => boolean): Promise<{ state: ApprovalState; created: boolean }> {
+    if (await this.startRun(input, "REJECT_DUPLICATE")) return { state: initialState(input), created: true };
+    const description = await this.rpc(() => this.handle(input.approvalId).describe());
+    const closed = description.status.name !== "RUNNING";
+    const state = closed ? await this.finalState(input.approvalId) : await this.state(input.approvalId);
+    if (closed && state.status === "failed" && REFILEABLE_FAILURES.includes(state.reasonCode ?? "")) {
+      if (!sameRequest(await this.request(input.approvalId), state)) return { state, created: false };
+      // A concurrent re-filing may win the race; then this call attaches to the run it started.
+      if (await this.startRun(input, "ALLOW_DUPLICATE")) return { state: initialState(input), created: true };
+      return { state: await this.state(input.approvalId), created: false };
     }
-    return { state: await this.state(input.approvalId), created };
+    return { state, created: false };
+  }
+
+  /** Start a run; false when one with this id exists (running, or closed and `reuse` forbids another). */
+  private async startRun(input: ApprovalInput, reuse: "REJECT_DUPLICATE" | "ALLOW_DUPLICATE"): Promise<boolean> {
+    try {
+      await this.rpc(() =>
+        this.client.workflow.start(approvalWorkflow, {
+          workflowId: input.approvalId,
+          taskQueue: this.taskQueue,
+          args: [input],
+          // A second start with the same id (running, or closed under REJECT_DUPLICATE) fails, and the
+          // caller attaches to the existing approval; unlike USE_EXISTING this tells us whether this call created it.
+          workflowIdConflictPolicy: "FAIL",
+          workflowIdReusePolicy: reuse,
+          typedSearchAttributes: new TypedSearchAttributes([
+            { key: tenantSearchAttribute, value: input.tenant },
+            { key: toolSearchAttribute, value: input.tool },
+            { key: statusSearchAttribute, value: "verifying" },
+            { key: principalSearchAttribute, value: input.principal.subject },
+            { key: agentSearchAttribute, value: input.agent.spiffeId },
+          ]),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if ((err as { cause?: unknown }).cause instanceof WorkflowExecutionAlreadyStartedError) return false;
+      throw err;
+    }
   }
 
   /** The current state, read with a query (works after the workflow closed too). */
   async state(id: string): Promise<ApprovalState> {
-    return this.query(() => this.handle(id).query(stateQuery));
+    return this.rpc(() => this.handle(id).query(stateQuery));
   }
 
   /**
@@ -153,26 +227,28 @@ export class ApprovalsClient {
    */
   private async finalState(id: string): Promise<ApprovalState> {
     try {
-      return await this.client.withDeadline(Date.now() + this.rpcDeadlineMs, () => this.handle(id).result());
+      return await this.rpc(() => this.handle(id).result());
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw toCodedError(err);
+      if (err instanceof CountersignError && err.code === "not_found") throw err;
       return this.state(id);
     }
   }
 
   /** What was asked, arguments included (callers redact before showing it to anyone). */
   async request(id: string): Promise<ApprovalRequest> {
-    return this.query(() => this.handle(id).query(requestQuery));
+    return this.rpc(() => this.handle(id).query(requestQuery));
   }
 
   /**
-   * Long-poll: wait until the status is none of `from` or `waitMs` passes. Event-driven and
-   * read-only: it long-polls the workflow's history for new events (Temporal's own `waitNewEvent`)
-   * and re-reads the state when one lands, so waiting agents never spend the workflow's Update budget.
+   * Long-poll: wait until the status is none of `from` or `waitMs` passes; `known` is the state the
+   * caller already holds (else it is read first). Event-driven and read-only: it long-polls the
+   * workflow's history (Temporal's own `waitNewEvent`) and re-reads the state only when a workflow task
+   * completed or the workflow closed, so waiting agents never spend the workflow's Update budget, and a
+   * wait while no worker runs ends with the state as it was instead of a query that cannot be answered.
    */
-  async waitForStatusChange(id: string, from: ReadonlyArray<ApprovalState["status"]>, waitMs: number): Promise<ApprovalState> {
+  async waitForStatusChange(id: string, from: ReadonlyArray<ApprovalState["status"]>, waitMs: number, known?: ApprovalState): Promise<ApprovalState> {
     const until = Date.now() + waitMs;
-    let state = await this.state(id);
+    let state = known ?? (await this.state(id));
     let nextPageToken: Uint8Array | undefined;
     while (from.includes(state.status) && !FINAL_STATUSES.includes(state.status) && Date.now() < until) {
       let page;
@@ -188,33 +264,93 @@ export class ApprovalsClient {
         );
       } catch (err) {
         if (!isDeadlineExceeded(err)) throw toCodedError(err);
-        return this.state(id); // the wait ended with no new event: answer with the state as it is
+        return state; // the wait ended with no progress: the state is as it was
       }
-      state = await this.state(id);
       const token = page.nextPageToken;
-      if (token === undefined || token === null || token.length === 0) break; // the workflow closed
+      const ended = token === undefined || token === null || token.length === 0;
+      if (ended || (page.history?.events ?? []).some((e) => e.eventType === WORKFLOW_TASK_COMPLETED)) state = await this.state(id);
+      if (ended) break; // the workflow closed
       nextPageToken = token;
     }
     return state;
   }
 
   /**
-   * Send an Update bounded by a deadline. When Temporal refuses it because too many Updates are in
-   * flight on this workflow (RESOURCE_EXHAUSTED), back off with jitter and send it again until the deadline.
+   * Send an Update, bounded by the Update deadline, and answer with its outcome. Without `keyed` it goes
+   * under a fresh id (re-sent under that id within this call if a send is lost). With `keyed`, the
+   * caller's idempotency key decides the id (see {@link keyedUpdateId}): a retry gets the original
+   * outcome when that outcome changed the approval (a success; an attempt still in flight is attached
+   * to), and a retry after a failed outcome, which changed nothing but a record, is a new attempt under
+   * the next generation of the id (`<id>.1`, `<id>.2`, ...), walked in order so that retries attach in turn.
    */
-  private async update<R>(id: string, run: (h: WorkflowHandle<typeof approvalWorkflow>) => Promise<R>, onClosed: (s: ApprovalState) => CountersignError): Promise<R> {
-    const deadline = Date.now() + this.rpcDeadlineMs;
+  private async update<R>(
+    id: string,
+    kind: UpdateKind,
+    keyed: { who: string; key: string } | undefined,
+    send: (h: WorkflowHandle<typeof approvalWorkflow>, updateId: string) => Promise<R>,
+    onClosed: (s: ApprovalState) => CountersignError,
+  ): Promise<R> {
+    const deadline = Date.now() + this.updateDeadlineMs;
+    try {
+      let updateId = `${kind}-${randomUUID()}`;
+      if (keyed !== undefined) {
+        const past = await this.pastOutcome<R>(id, keyedUpdateId(kind, id, keyed.who, keyed.key), deadline);
+        if ("outcome" in past) return past.outcome;
+        updateId = past.next;
+      }
+      return await this.persistently(deadline, () => send(this.handle(id), updateId));
+    } catch (err) {
+      // An Update to a closed workflow that it has not seen fails as "not found" or "already completed"; its last state says why.
+      if (isCompletedError(err) || err instanceof WorkflowNotFoundError) throw onClosed(await this.finalState(id));
+      throw toCodedError(err);
+    }
+  }
+
+  /**
+   * The successful outcome of a past (or in-flight) keyed Update, or the id the next attempt goes under:
+   * `baseId` if it was never sent, else the first generation that was not a failure.
+   */
+  private async pastOutcome<R>(id: string, baseId: string, deadline: number): Promise<{ outcome: R } | { next: string }> {
+    let updateId = baseId;
+    for (let generation = 1; ; generation++) {
+      try {
+        return { outcome: await this.persistently(deadline, () => this.handle(id).getUpdateHandle<R>(updateId).result()) };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return { next: updateId }; // never sent (or the workflow is gone)
+        if (!(err instanceof WorkflowUpdateFailedError) || generation > MAX_UPDATE_GENERATIONS) throw err;
+        updateId = `${baseId}.${generation}`; // a past attempt failed: the next one is new
+      }
+    }
+  }
+
+  /**
+   * The approval state a past decision under this approver's idempotency key answered with, if it
+   * succeeded: the edge returns it before its pre-checks (which would call the approver's retry `already_decided`).
+   */
+  async pastDecision(id: string, approver: string, key: string): Promise<ApprovalState | undefined> {
+    try {
+      const past = await this.pastOutcome<ApprovalState>(id, keyedUpdateId("decide", id, approver, key), Date.now() + this.updateDeadlineMs);
+      return "outcome" in past ? withoutGrantToken(past.outcome) : undefined;
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) return undefined;
+      throw toCodedError(err);
+    }
+  }
+
+  /**
+   * Run an Update call until `deadline`, each try bounded by {@link UPDATE_ATTEMPT_MS}: a send under the
+   * same id attaches to the Update if it was delivered and delivers it if it was lost. When Temporal
+   * refuses because too many Updates are in flight on the workflow (RESOURCE_EXHAUSTED), back off with jitter.
+   */
+  private async persistently<R>(deadline: number, run: () => Promise<R>): Promise<R> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.client.withDeadline(deadline, () => run(this.handle(id)));
+        return await this.client.withDeadline(Math.min(deadline, Date.now() + UPDATE_ATTEMPT_MS), run);
       } catch (err) {
-        // An Update to a closed workflow fails as "not found" or "already completed"; its last state says why.
-        if (isCompletedError(err) || err instanceof WorkflowNotFoundError) throw onClosed(await this.finalState(id));
-        if (isResourceExhausted(err) && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())));
-          continue;
-        }
-        throw toCodedError(err);
+        const busy = isResourceExhausted(err);
+        const slow = isDeadlineExceeded(err) || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError;
+        if (!(busy || slow) || Date.now() >= deadline) throw err;
+        if (busy) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())));
       }
     }
   }
@@ -223,21 +359,27 @@ export class ApprovalsClient {
    * Send one approver's decision, with its edge-signed assertion (see `submitDecision`, the one
    * path every edge uses). The answer never carries the grant token.
    */
-  async decide(id: string, input: DecideInput): Promise<ApprovalState> {
-    const state = await this.update(id, (h) => h.executeUpdate(decideUpdate, { args: [input] }), (s) =>
+  async decide(id: string, input: DecideInput, idempotencyKey?: string): Promise<ApprovalState> {
+    const keyed = idempotencyKey !== undefined ? { who: input.approver, key: idempotencyKey } : undefined;
+    const state = await this.update(id, "decide", keyed, (h, updateId) => h.executeUpdate(decideUpdate, { args: [input], updateId }), (s) =>
       isDecided(s) ? new ApprovalError("already_decided", "the approval has already been decided") : new ApprovalError("approval_not_pending", `approval is ${s.status}`),
     );
     return withoutGrantToken(state);
   }
 
-  /** Burn the grant of approval `id` for this exact call. */
-  async redeem(id: string, input: RedeemInput): Promise<RedeemResult> {
-    return this.update(id, (h) => h.executeUpdate(redeemUpdate, { args: [input] }), (s) => closedGrantError(s));
+  /**
+   * Burn the grant of approval `id` for this exact call. A tool server that retries with the same
+   * idempotency key gets the same answer; any other call presenting the grant is refused.
+   */
+  async redeem(id: string, input: RedeemInput, idempotencyKey?: string): Promise<RedeemResult> {
+    const keyed = idempotencyKey !== undefined ? { who: `${input.caller} ${input.jti}`, key: idempotencyKey } : undefined;
+    return this.update(id, "redeem", keyed, (h, updateId) => h.executeUpdate(redeemUpdate, { args: [input], updateId }), (s) => closedGrantError(s));
   }
 
   /** Revoke a pending approval or an unredeemed grant. The answer never carries the grant token. */
-  async revoke(id: string, input: RevokeInput): Promise<ApprovalState> {
-    const state = await this.update(id, (h) => h.executeUpdate(revokeUpdate, { args: [input] }), (s) =>
+  async revoke(id: string, input: RevokeInput, idempotencyKey?: string): Promise<ApprovalState> {
+    const keyed = idempotencyKey !== undefined ? { who: input.by, key: idempotencyKey } : undefined;
+    const state = await this.update(id, "revoke", keyed, (h, updateId) => h.executeUpdate(revokeUpdate, { args: [input], updateId }), (s) =>
       new ApprovalError("approval_not_pending", `approval is ${s.status}`),
     );
     return withoutGrantToken(state);

@@ -24,10 +24,16 @@ export interface DecisionEdge {
  * `approval_not_pending`, `approver_not_entitled` (in none of the routed groups, or not permitted by
  * the approve policies), `self_approval_forbidden`, `policy_unavailable`. Otherwise signs a
  * decision assertion and sends it; the workflow's own refusals come back with their codes.
+ * With `opts.idempotencyKey` (the approver's `Idempotency-Key`, or Slack's action), a retry of a
+ * decision that was recorded answers with the recorded outcome instead (see `ApprovalsClient.update`).
  * @returns the approval's state after the decision, without the grant token.
  */
-export async function submitDecision(edge: DecisionEdge, statement: DecisionStatement): Promise<ApprovalState> {
+export async function submitDecision(edge: DecisionEdge, statement: DecisionStatement, opts: { idempotencyKey?: string } = {}): Promise<ApprovalState> {
   const id = statement.approvalId;
+  const key = opts.idempotencyKey;
+  // A retry of a decision that was recorded (its answer lost) gets that answer, not `already_decided`.
+  const past = key !== undefined ? await edge.approvals.pastDecision(id, statement.approver, key) : undefined;
+  if (past !== undefined) return past;
   const state = await edge.approvals.state(id);
   // Outside the approval's tenant (or unknown to the directory) an approval is indistinguishable
   // from a missing one: no status, no decision count, no policy name. Only an unavailable policy
@@ -64,5 +70,5 @@ export async function submitDecision(edge: DecisionEdge, statement: DecisionStat
     assertion: signed.assertion,
     jti: signed.jti,
     expiresAtMs: signed.expiresAtMs,
-  });
+  }, key);
 }

@@ -2,7 +2,7 @@
 // verifiers, grant keys and the encrypting data converter. Fails fast on any bad file.
 import type { DataConverter } from "@temporalio/common";
 import type { Config } from "../config.js";
-import { createAgentVerifier, type VerifiedAgent } from "../auth/verify-agent.js";
+import { createAgentVerifier, type AgentVerifier } from "../auth/verify-agent.js";
 import { createPrincipalVerifier, type PrincipalVerifier } from "../auth/verify-principal.js";
 import { createProofVerifier, type ProofCheck } from "../auth/verify-proof.js";
 import { createDataConverter } from "../codec/payload-codec.js";
@@ -15,7 +15,7 @@ export interface Services {
   config: Config;
   policy: PolicyEngine;
   verifyPrincipal: PrincipalVerifier;
-  verifyAgent: (token: string) => Promise<VerifiedAgent>;
+  verifyAgent: AgentVerifier;
   /** Proof of possession of a workload's key (Workload-Proof-Token), when its token names one. */
   verifyProof: (check: ProofCheck) => Promise<void>;
   grantKeys: KeyStore;

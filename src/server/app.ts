@@ -8,7 +8,7 @@ import { checkIntent } from "../auth/intent.js";
 import { APPROVE_SCOPE, OPS_SCOPE } from "../auth/scopes.js";
 import type { VerifiedAgent } from "../auth/verify-agent.js";
 import type { VerifiedPrincipal } from "../auth/verify-principal.js";
-import { approvalId, type ApprovalsClient } from "../client/approvals.js";
+import { approvalId, IDEMPOTENCY_KEY_PATTERN, type ApprovalsClient } from "../client/approvals.js";
 import { toolEntry } from "../config.js";
 import { ApprovalError, AuthError, CountersignError, RequestError, toCountersignError } from "../errors.js";
 import { argsSha256 } from "../grants/args-hash.js";
@@ -25,8 +25,10 @@ import { approvalView } from "./view.js";
 
 /** Request header by which the CLI labels its decisions `via: cli` (a label, not a proof: the token is the proof). */
 const CLIENT_HEADER = "countersign-client";
-/** How long `POST /v1/approvals` waits for the first decision before answering 202, in ms. */
-const FIRST_DECISION_WAIT_MS = 10_000;
+/** How long `POST /v1/approvals` waits for the first step (identity, policy) before answering 202, in ms. */
+const FILING_WAIT_MS = 3_000;
+/** `Retry-After` of a 503 `unavailable`, in seconds. */
+const RETRY_AFTER_SECONDS = 2;
 
 export interface AppDeps {
   services: Services;
@@ -46,6 +48,18 @@ function bearer(c: Context): string {
   const match = /^bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
   if (match?.[1] === undefined) throw new AuthError("token_malformed", "Authorization header must be 'Bearer <token>'");
   return match[1];
+}
+
+/**
+ * The caller's `Idempotency-Key`, if any: a retry of a decision, redemption or revocation with the
+ * same key (by the same authenticated caller) answers with the original outcome. 1-255 visible ASCII
+ * characters; anything else is refused (`invalid_request`).
+ */
+function idempotencyKey(c: Context): string | undefined {
+  const key = c.req.header("idempotency-key");
+  if (key === undefined) return undefined;
+  if (!IDEMPOTENCY_KEY_PATTERN.test(key)) throw new RequestError("invalid_request", "Idempotency-Key must be 1-255 visible ASCII characters");
+  return key;
 }
 
 function workloadToken(c: Context): string {
@@ -109,6 +123,8 @@ export function createApp(deps: AppDeps): Hono {
     const coded = toCountersignError(err);
     const level = coded.status >= 500 ? "error" : "info";
     logger[level]({ code: coded.code, method: c.req.method, path: c.req.routePath, detail: coded.detail, err: coded.code === "internal" ? err : undefined }, "request refused");
+    // Temporal or its workers are down: try again shortly (an Update retried re-attaches to its own outcome).
+    if (coded.code === "unavailable") c.header("Retry-After", String(RETRY_AFTER_SECONDS));
     return c.json(coded.toJSON(), coded.status as 400);
   });
   app.notFound((c) => c.json(new RequestError("not_found", "no such endpoint").toJSON(), 404));
@@ -177,20 +193,25 @@ export function createApp(deps: AppDeps): Hono {
       defaultDeadlineSeconds: services.config.approvals.deadlineSeconds,
       requestedAtMs: Date.now(),
     };
-    const started = await approvals.start(input);
-    let state = started.state;
     // The same requestId must mean the same request, all of it: a changed summary, reason or
     // resource would otherwise be answered with an approval for something else.
-    if (!started.created) {
-      const filed = await approvals.request(id);
-      const sameRequest =
-        state.argsSha256 === hash &&
-        state.agentJkt === input.agent.jkt &&
-        canonicalText(requestFingerprint(filed)) === canonicalText(requestFingerprint(input));
-      if (!sameRequest) throw new ApprovalError("idempotency_conflict", "requestId was already used for a different request");
+    const sameRequest = (filed: ApprovalRequest, existing: ApprovalState): boolean =>
+      existing.argsSha256 === hash && existing.agentJkt === input.agent.jkt && canonicalText(requestFingerprint(filed)) === canonicalText(requestFingerprint(input));
+    const started = await approvals.start(input, sameRequest);
+    let state = started.state;
+    if (!started.created && !sameRequest(await approvals.request(id), state)) {
+      throw new ApprovalError("idempotency_conflict", "requestId was already used for a different request");
     }
     if (started.created) metrics.approvalsCreated.inc({ tool: input.tool });
-    if (state.status === "verifying") state = await approvals.waitForStatusChange(id, ["verifying"], FIRST_DECISION_WAIT_MS);
+    if (state.status === "verifying") {
+      // Filing is durable once the workflow has started: answer within a short bound, decided if a
+      // worker got that far, else 202 for the agent to long-poll (also while no worker runs at all).
+      try {
+        state = await approvals.waitForStatusChange(id, ["verifying"], FILING_WAIT_MS, state);
+      } catch (err) {
+        if (!(err instanceof CountersignError && err.code === "unavailable")) throw err;
+      }
+    }
     logger.info({ approvalId: id, tenant: input.tenant, tool: input.tool, status: state.status, created: started.created }, "approval requested");
     return c.json(approvalView(state, viewer(agent)), UNDECIDED_STATUSES.includes(state.status) ? 202 : 200);
   });
@@ -213,12 +234,14 @@ export function createApp(deps: AppDeps): Hono {
     const approver = await services.verifyPrincipal(bearer(c), { requiredScopes: [APPROVE_SCOPE] });
     const id = parse(ApprovalIdSchema, c.req.param("id"), "path.id");
     const body = await jsonBody(c, DecisionBodySchema);
+    const key = idempotencyKey(c);
     const via = c.req.header(CLIENT_HEADER) === "cli" ? "cli" : "api";
     let outcome = "refused";
     try {
       const state = await submitDecision(
         { approvals, policy: services.policy, grantKeys: services.grantKeys, issuer: services.config.issuer },
         { approvalId: id, approver: approver.subject, decision: body.decision, via, ...(body.reason !== undefined ? { reason: body.reason } : {}) },
+        key !== undefined ? { idempotencyKey: key } : {},
       );
       outcome = body.decision;
       logger.info({ approvalId: id, approver: approver.subject, decision: body.decision, via, status: state.status }, "decision recorded");
@@ -235,6 +258,7 @@ export function createApp(deps: AppDeps): Hono {
     const principal = await services.verifyPrincipal(bearer(c));
     const id = parse(ApprovalIdSchema, c.req.param("id"), "path.id");
     const body = c.req.header("content-length") === "0" ? {} : await jsonBody(c, RevokeBodySchema);
+    const key = idempotencyKey(c);
     const ops = principal.scopes.includes(OPS_SCOPE);
     if (ops) {
       // Operations staff revoke within their own tenant only: the ops scope of one tenant's IdP
@@ -243,7 +267,7 @@ export function createApp(deps: AppDeps): Hono {
       const tenant = services.policy.user(principal.subject)?.tenant;
       if (tenant === undefined || tenant !== state.tenant) throw new ApprovalError("not_found", "no such approval");
     } else await ownState(id, principal);
-    const state = await approvals.revoke(id, { by: principal.subject, ...(body.reason !== undefined ? { reason: body.reason } : {}) });
+    const state = await approvals.revoke(id, { by: principal.subject, ...(body.reason !== undefined ? { reason: body.reason } : {}) }, key);
     logger.info({ approvalId: id, by: principal.subject, ops }, "approval revoked");
     return c.json(approvalView(state, undefined));
   });
@@ -251,6 +275,7 @@ export function createApp(deps: AppDeps): Hono {
   app.post("/v1/grants/redeem", async (c) => {
     const caller = await authenticateWorkload(c);
     const body = await jsonBody(c, RedeemBodySchema);
+    const key = idempotencyKey(c);
     let outcome = "refused";
     try {
       const claims = await verifyGrant(services.grantKeys, body.grant, {
@@ -259,13 +284,17 @@ export function createApp(deps: AppDeps): Hono {
       });
       const hash = argsSha256(body.arguments);
       checkBinding(claims, { audience: caller.spiffeId, tool: body.tool, argsSha256: hash, resource: body.resource });
-      const result = await approvals.redeem(claims.approval.id, {
-        jti: claims.jti,
-        tool: body.tool,
-        argsSha256: hash,
-        caller: caller.spiffeId,
-        ...(body.resource !== undefined ? { resource: body.resource } : {}),
-      });
+      const result = await approvals.redeem(
+        claims.approval.id,
+        {
+          jti: claims.jti,
+          tool: body.tool,
+          argsSha256: hash,
+          caller: caller.spiffeId,
+          ...(body.resource !== undefined ? { resource: body.resource } : {}),
+        },
+        key,
+      );
       outcome = "redeemed";
       logger.info({ approvalId: result.approvalId, tool: body.tool, caller: caller.spiffeId }, "grant redeemed");
       return c.json(result);

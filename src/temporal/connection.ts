@@ -7,6 +7,7 @@ import { NativeConnection } from "@temporalio/worker";
 import type { NativeConnectionOptions } from "@temporalio/worker";
 import type { Config } from "../config.js";
 import { processEnv } from "../config.js";
+import { CountersignError } from "../errors.js";
 
 export interface TemporalTarget {
   connectionOptions: NativeConnectionOptions;
@@ -39,15 +40,29 @@ export function temporalTargetWithFallback(config: Config, fallback: { address: 
   return standard.connectionOptions.address !== undefined || fallback === undefined ? standard : temporalTarget(config, fallback);
 }
 
-/** A client for the server, the CLI and tests. Close `connection` when done. */
+/** How long connecting to Temporal may take before the caller is told it is unavailable, in ms. */
+const CONNECT_TIMEOUT_MS = 3_000;
+/** Where the SDK connects when nothing names an address. */
+const DEFAULT_TEMPORAL_ADDRESS = "localhost:7233";
+
+/**
+ * A client for the server, the CLI and tests. Close `connection` when done.
+ * @throws CountersignError `unavailable`, naming the address, when Temporal does not answer.
+ */
 export async function connectClient(target: TemporalTarget, dataConverter: DataConverter): Promise<{ client: Client; connection: Connection }> {
   const { address, tls, apiKey, metadata } = target.connectionOptions;
-  const connection = await Connection.connect({
-    ...(address !== undefined ? { address } : {}),
-    ...(tls !== undefined ? { tls } : {}),
-    ...(apiKey !== undefined ? { apiKey } : {}),
-    ...(metadata !== undefined ? { metadata } : {}),
-  });
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({
+      ...(address !== undefined ? { address } : {}),
+      ...(tls !== undefined ? { tls } : {}),
+      ...(apiKey !== undefined ? { apiKey } : {}),
+      ...(metadata !== undefined ? { metadata } : {}),
+      connectTimeout: CONNECT_TIMEOUT_MS,
+    });
+  } catch (cause) {
+    throw new CountersignError("unavailable", `Temporal at ${address ?? DEFAULT_TEMPORAL_ADDRESS} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s (set TEMPORAL_ADDRESS, or start it with \`countersign dev\`)`, { cause });
+  }
   return { client: new Client({ connection, namespace: target.namespace, dataConverter }), connection };
 }
 

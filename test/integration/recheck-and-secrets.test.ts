@@ -200,13 +200,15 @@ describe("no worker running (real Temporal server)", function () {
     await stack?.stop();
   });
 
-  it("requests fail fast with 503 unavailable instead of hanging", async function () {
+  it("filing answers 202 at once (the approval exists), reads and decisions fail fast with 503 unavailable instead of hanging", async function () {
     const body = refundRequest();
     const res = await stack.http("POST", "/v1/approvals", await stack.agentHeaders("alice"), body);
-    assert.equal(res.status, 503);
-    assert.equal(res.body.error.code, "unavailable");
-    // The workflow was started (a retry would attach to it); queries and Updates on it are bounded.
+    // Filing is durable once the workflow has started: no worker needed to say so (README, "Outages").
+    assert.equal(res.status, 202);
+    assert.equal(res.body.status, "pending");
+    // The workflow was started (a retry attaches to it); queries and Updates on it are bounded.
     const id = approvalId({ tenant: "acme", agent: AGENT, principalIssuer: TEST_PRINCIPAL_ISSUER, principal: "alice", requestId: body.requestId as string });
+    assert.equal(res.body.id, id);
     const view = await stack.http("GET", `/v1/approvals/${id}`, await stack.agentHeaders("alice"));
     assert.equal(view.status, 503);
     await assert.rejects(stack.decide(id, "bob", "approve"), { code: "unavailable" });

@@ -53,20 +53,23 @@ describe("a closed approval re-run from its own history", function () {
 
   it("a run started long after its request was received (a copied input started again) never becomes an approval", async function () {
     const id = `appr_stale_${Date.now()}`;
-    const { state } = await stack.approvals.start({
-      approvalId: id,
-      tenant: "acme",
-      tool: "payments.refund",
-      toolAudience: PAYMENTS_SERVER,
-      arguments: { payment_id: "pay_1042" },
-      argsSha256: argsSha256({ payment_id: "pay_1042" }),
-      intent: { taskId: "ticket-1042", summary: "Refund" },
-      principal: { issuer: TEST_PRINCIPAL_ISSUER, subject: "alice" },
-      agent: { spiffeId: AGENT },
-      agentToken: await stack.ids.agentToken(AGENT),
-      defaultDeadlineSeconds: 600,
-      requestedAtMs: Date.now() - 60 * 60 * 1000,
-    });
+    const { state } = await stack.approvals.start(
+      {
+        approvalId: id,
+        tenant: "acme",
+        tool: "payments.refund",
+        toolAudience: PAYMENTS_SERVER,
+        arguments: { payment_id: "pay_1042" },
+        argsSha256: argsSha256({ payment_id: "pay_1042" }),
+        intent: { taskId: "ticket-1042", summary: "Refund" },
+        principal: { issuer: TEST_PRINCIPAL_ISSUER, subject: "alice" },
+        agent: { spiffeId: AGENT },
+        agentToken: await stack.ids.agentToken(AGENT),
+        defaultDeadlineSeconds: 600,
+        requestedAtMs: Date.now() - 60 * 60 * 1000,
+      },
+      () => true,
+    );
     const final = state.status === "failed" ? state : await stack.approvals.state(id);
     assert.equal(final.status, "failed");
     assert.equal(final.reasonCode, "request_stale");

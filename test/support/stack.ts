@@ -49,8 +49,10 @@ export interface StackOptions {
   grantTtlSeconds?: number;
   /** Start no worker (to see how the edge behaves when none is running). */
   worker?: boolean;
-  /** Bound on queries and Updates waiting for a worker, in ms. */
+  /** Bound on one start, query or describe, in ms (ApprovalsClient's rpcDeadlineMs). */
   rpcDeadlineMs?: number;
+  /** Bound on an Update, re-sends included, in ms (ApprovalsClient's updateDeadlineMs). */
+  updateDeadlineMs?: number;
   /** Passed to the worker: wrap its activities, or size its workflow cache (0: every task replays the history). */
   wrapActivities?: WorkerOptions["wrapActivities"];
   maxCachedWorkflows?: number;
@@ -91,6 +93,10 @@ export interface TestStack {
   /** Replace a file of the copied tenant (policies/… or directory.yaml). */
   writeTenantFile(relative: string, text: string): void;
   readTenantFile(relative: string): string;
+  /** Start the worker (when none runs: `worker: false`, or after `stopWorker`). */
+  startWorker(): Promise<void>;
+  /** Shut the worker down (graceful) and wait until it has stopped. */
+  stopWorker(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -129,22 +135,33 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const services = await buildServices(config, { createMissingKeys: true });
   const target = temporalTargetForTests();
   const workerConnection = await connectWorker(target);
-  const worker: Worker | undefined =
-    opts.worker === false
-      ? undefined
-      : await createApprovalWorker({
-          connection: workerConnection,
-          namespace: target.namespace,
-          taskQueue: config.temporal.taskQueue,
-          dataConverter: services.workerDataConverter,
-          deps: activityDeps(services),
-          workflowBundle: await sharedBundle(),
-          ...(opts.wrapActivities !== undefined ? { wrapActivities: opts.wrapActivities } : {}),
-          ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
-        });
-  const workerDone = worker?.run();
+  let worker: Worker | undefined;
+  let workerDone: Promise<void> | undefined;
+  const runWorker = async (): Promise<void> => {
+    worker = await createApprovalWorker({
+      connection: workerConnection,
+      namespace: target.namespace,
+      taskQueue: config.temporal.taskQueue,
+      dataConverter: services.workerDataConverter,
+      deps: activityDeps(services),
+      workflowBundle: await sharedBundle(),
+      ...(opts.wrapActivities !== undefined ? { wrapActivities: opts.wrapActivities } : {}),
+      ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
+    });
+    workerDone = worker.run();
+  };
+  const stopWorker = async (): Promise<void> => {
+    worker?.shutdown();
+    await workerDone;
+    worker = undefined;
+    workerDone = undefined;
+  };
+  if (opts.worker !== false) await runWorker();
   const { client, connection }: { client: Client; connection: Connection } = await connectClient(target, services.dataConverter);
-  const approvals = new ApprovalsClient(client, config.temporal.taskQueue, opts.rpcDeadlineMs !== undefined ? { rpcDeadlineMs: opts.rpcDeadlineMs } : {});
+  const approvals = new ApprovalsClient(client, config.temporal.taskQueue, {
+    ...(opts.rpcDeadlineMs !== undefined ? { rpcDeadlineMs: opts.rpcDeadlineMs } : {}),
+    ...(opts.updateDeadlineMs !== undefined ? { updateDeadlineMs: opts.updateDeadlineMs } : {}),
+  });
   const logger = opts.logSink !== undefined ? createLogger("debug", "countersign", opts.logSink) : createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const server: RunningHttpServer = await listen(createApp({ services, approvals, logger }), "127.0.0.1", 0);
 
@@ -193,10 +210,13 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     readTenantFile(relative) {
       return readFileSync(join(dir, relative), "utf8");
     },
+    async startWorker() {
+      if (worker === undefined) await runWorker();
+    },
+    stopWorker,
     async stop() {
       await server.close();
-      worker?.shutdown();
-      await workerDone;
+      await stopWorker();
       await workerConnection.close();
       await connection.close();
       rmSync(dir, { recursive: true, force: true });
