@@ -1,63 +1,90 @@
-// Determinism: recorded approval histories (encrypted, with their fixture payload key) and a fresh
-// full run must replay without non-determinism against the current workflow code.
+// Determinism: every recorded approval history (encrypted, with the fixture payload key) replays
+// without non-determinism against the current workflow code; the corpus holds one history per path
+// of scenarios.ts, ending where that path ends, and a history that took each patch's new path.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { defaultPayloadConverter } from "@temporalio/common";
 import proto from "@temporalio/proto";
 import { Worker } from "@temporalio/worker";
-import { createDataConverter } from "../../src/codec/payload-codec.js";
-import { signDecision } from "../../src/decisions/assertion.js";
+import { createDataConverter, createPayloadCodec } from "../../src/codec/payload-codec.js";
 import { loadPayloadKeys } from "../../src/codec/payload-keys.js";
 import { recordedWorkflowId } from "../../src/client/history.js";
-import { projectRoot, refundRequest, sharedBundle, startStack } from "../support/stack.js";
+import type { ApprovalState } from "../../workflows/definitions.js";
+import { fixtureFile, fixtureKeyFile, historiesDir, SCENARIOS } from "../support/scenarios.js";
+import { projectRoot, sharedBundle } from "../support/stack.js";
 
 const { History } = proto.temporal.api.history.v1;
-const fixtures = join(projectRoot, "test", "fixtures", "histories");
-const fixtureKeyFile = join(fixtures, "payload-keys.json");
+type History = proto.temporal.api.history.v1.History;
 
-async function replay(history: unknown, workflowId: string): Promise<void> {
-  const keys = await loadPayloadKeys({ keyFile: fixtureKeyFile, keysFromEnv: undefined });
-  await Worker.runReplayHistory({ workflowBundle: await sharedBundle(), dataConverter: createDataConverter(keys) }, history, workflowId);
+function readHistory(file: string): History {
+  return History.decode(readFileSync(file));
+}
+
+function recordedFiles(): string[] {
+  return readdirSync(historiesDir).filter((f) => f.endsWith(".history.binpb"));
+}
+
+/** The workflow's result in a recorded history (decrypted with the fixture key). */
+async function resultOf(history: History): Promise<ApprovalState> {
+  const workflowId = recordedWorkflowId(history);
+  assert.ok(workflowId !== undefined, "the history starts with its workflow id");
+  const payload = history.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0];
+  assert.ok(payload !== undefined && payload !== null, `${workflowId}: the history ends with the workflow's result`);
+  const codec = createPayloadCodec(await loadPayloadKeys({ keyFile: fixtureKeyFile, keysFromEnv: undefined }));
+  const [decoded] = await codec.decode([payload], { type: "workflow", namespace: "default", workflowId });
+  assert.ok(decoded !== undefined);
+  return defaultPayloadConverter.fromPayload<ApprovalState>(decoded);
+}
+
+/** Patch ids the workflow passes to `patched()` (string constants in workflows/approval.ts). */
+function patchIds(): string[] {
+  const source = readFileSync(join(projectRoot, "workflows", "approval.ts"), "utf8");
+  const constants = new Map([...source.matchAll(/const (\w+) = "([^"]+)";/g)].map((m) => [m[1] ?? "", m[2] ?? ""]));
+  const ids = [...source.matchAll(/patched\((\w+|"[^"]+")\)/g)].map((m) => {
+    const arg = m[1] ?? "";
+    const id = arg.startsWith('"') ? arg.slice(1, -1) : constants.get(arg);
+    assert.ok(id !== undefined, `patched(${arg}): a string constant in workflows/approval.ts`);
+    return id;
+  });
+  assert.equal(ids.length, source.split("patched(").length - 1, "every patched() call names its id directly");
+  return ids;
+}
+
+/** Patch ids recorded in a history's patch markers (the new path was taken). */
+function recordedPatches(history: History): string[] {
+  return history.events.flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    const data = marker?.markerName === "core_patch" ? marker.details?.["patch-data"]?.payloads?.[0]?.data : undefined;
+    return data !== undefined && data !== null ? [(JSON.parse(Buffer.from(data).toString("utf8")) as { id: string }).id] : [];
+  });
 }
 
 describe("workflow replay", function () {
   it("every recorded history in test/fixtures/histories replays against the current code", async function () {
     // Binary protobuf (the wire form of temporal.api.history.v1.History): exact, and its payloads stay encrypted.
-    const files = readdirSync(fixtures).filter((f) => f.endsWith(".history.binpb"));
-    assert.ok(files.length >= 2, "the corpus: histories recorded before and after decision assertions");
+    const keys = await loadPayloadKeys({ keyFile: fixtureKeyFile, keysFromEnv: undefined });
+    const files = recordedFiles();
+    assert.ok(files.length >= SCENARIOS.length, "the corpus: a history per path, and those recorded by earlier code");
     for (const file of files) {
-      const history = History.decode(readFileSync(join(fixtures, file)));
-      await replay(history, recordedWorkflowId(history) ?? file);
+      const history = readHistory(join(historiesDir, file));
+      await Worker.runReplayHistory({ workflowBundle: await sharedBundle(), dataConverter: createDataConverter(keys) }, history, recordedWorkflowId(history) ?? file);
     }
   });
 
-  it("a fresh full run (request with a resource, a refused and an accepted proven decision, redeem, second redeem refused) replays cleanly", async function () {
-    const stack = await startStack({ payloadKeyFile: fixtureKeyFile });
-    try {
-      const body = refundRequest({ requestId: "replay-fixture", resource: { type: "Resource", id: "acme-order-1042" } });
-      const res = await stack.http("POST", "/v1/approvals", await stack.agentHeaders("alice"), body);
-      const id = res.body.id as string;
-      // Past the edge, so the workflow itself refuses (and records) dave's proven but unentitled decision.
-      const asDave = await signDecision(stack.services.grantKeys, { approvalId: id, approver: "dave", decision: "approve", via: "api" }, { issuer: stack.config.issuer });
-      await assert.rejects(stack.approvals.decide(id, { approver: "dave", decision: "approve", via: "api", assertion: asDave.assertion, jti: asDave.jti, expiresAtMs: asDave.expiresAtMs }), { code: "approver_not_entitled" });
-      await stack.decide(id, "bob", "approve");
-      const redeem = { grant: await stack.grantOf(id), tool: "payments.refund", arguments: body.arguments, resource: body.resource };
-      assert.equal((await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), redeem)).status, 200);
-      assert.equal((await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), redeem)).status, 409);
-      const handle = stack.client.workflow.getHandle(id);
-      await handle.result();
-      const history = await handle.fetchHistory();
-      await replay(history, id);
-      // RECORD_HISTORY=<name> adds this run to the corpus as <name>.history.binpb after an intended
-      // workflow change. Recorded histories are never overwritten: open approvals must keep replaying.
-      const name = process.env.RECORD_HISTORY;
-      if (name !== undefined && name !== "") {
-        const file = join(fixtures, `${name}.history.binpb`);
-        assert.ok(!existsSync(file), `${file} exists: recorded histories are never overwritten, choose a new name`);
-        writeFileSync(file, History.encode(history).finish());
-      }
-    } finally {
-      await stack.stop();
+  it("the corpus holds a history for every path in scenarios.ts, and each ends where its path does", async function () {
+    for (const scenario of SCENARIOS) {
+      const file = fixtureFile(scenario.fixture);
+      assert.ok(existsSync(file), `no recorded history for "${scenario.path}": run npm run record-histories`);
+      const state = await resultOf(readHistory(file));
+      assert.deepEqual({ status: state.status, reasonCode: state.reasonCode }, { status: scenario.ends.status, reasonCode: scenario.ends.reasonCode }, scenario.fixture);
     }
+    const readme = readFileSync(join(historiesDir, "README.md"), "utf8");
+    for (const file of recordedFiles()) assert.ok(readme.includes(`| \`${file.replace(".history.binpb", "")}\` |`), `${file} is described in the corpus README`);
+  });
+
+  it("for every patch the workflow takes, the corpus holds a history recorded on its new path", function () {
+    const recorded = new Set(recordedFiles().flatMap((f) => recordedPatches(readHistory(join(historiesDir, f)))));
+    for (const id of patchIds()) assert.ok(recorded.has(id), `patch "${id}": record a history that takes it (npm run record-histories)`);
   });
 });
