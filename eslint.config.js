@@ -28,7 +28,7 @@ export default tseslint.config(
   {
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O libraries,
     // no wall-clock or randomness outside the SDK's replay-safe versions.
-    files: ["workflows/**/*.ts"],
+    files: ["workflows/**/*.ts", "test/fixtures/workflow-variants/**/*.ts"],
     rules: {
       "no-restricted-imports": [
         "error",
