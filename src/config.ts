@@ -7,6 +7,8 @@ import { z } from "zod";
 import { ConfigError } from "./errors.js";
 
 const DurationSeconds = z.number().int().positive();
+/** `host:port` (an IPv6 host in brackets), as the Temporal SDK's Prometheus exporter binds it. */
+const HostPortSchema = z.string().regex(/^[A-Za-z0-9._-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/, "host:port");
 /** No approval waits longer than a year, whatever the config says. */
 const MAX_DEADLINE_CEILING_SECONDS = 365 * 24 * 3600;
 
@@ -58,6 +60,11 @@ export const ConfigFileSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(8787),
       publicUrl: z.url().optional(),
       bodyLimitBytes: z.number().int().positive().default(64 * 1024),
+      /**
+       * `host:port` of each worker's metrics endpoint (its `worker.metricsAddress`): `/metrics` appends what
+       * they serve, the Temporal SDK's worker metrics among it. `dev` adds its own worker's by itself.
+       */
+      workerMetricsAddresses: z.array(HostPortSchema).default([]),
     })
     .prefault({}),
   identity: z.strictObject({
@@ -90,7 +97,7 @@ export const ConfigFileSchema = z.strictObject({
   worker: z
     .strictObject({
       /** host:port where the worker serves Prometheus metrics (the Temporal SDK's and countersign's own). Off when absent. */
-      metricsAddress: z.string().regex(/^[^\s:]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/, "host:port").optional(),
+      metricsAddress: HostPortSchema.optional(),
     })
     .prefault({}),
   temporal: z
@@ -106,7 +113,7 @@ export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 export interface Config {
   /** Absolute path of the file this came from. */
   file: string;
-  server: { host: string; port: number; publicUrl: string; bodyLimitBytes: number };
+  server: { host: string; port: number; publicUrl: string; bodyLimitBytes: number; workerMetricsAddresses: string[] };
   /** countersign's own identity: `iss` of the grants it mints. */
   issuer: string;
   identity: {
@@ -221,6 +228,7 @@ export function resolveConfig(raw: unknown, path: string): Config {
     });
   }
   unique(c.identity.agents.map((a) => a.trustDomain), "identity.agents.trustDomain");
+  unique(c.server.workerMetricsAddresses, "server.workerMetricsAddresses");
 
   for (const [name, tool] of Object.entries(c.tools)) {
     if (!c.identity.agents.some((a) => tool.audience.startsWith(`spiffe://${a.trustDomain}/`))) {

@@ -101,6 +101,17 @@ describe("config", function () {
     assert.throws(() => resolveConfig(raw2, "c.yaml"), { code: "config_invalid" });
   });
 
+  it("worker metrics addresses are host:port, each listed once; none by default", function () {
+    assert.deepEqual(resolveConfig(minimal(), "c.yaml").server.workerMetricsAddresses, []);
+    const ok = resolveConfig({ ...minimal(), server: { workerMetricsAddresses: ["worker-1.internal:9464", "[::1]:9464"] } }, "c.yaml");
+    assert.deepEqual(ok.server.workerMetricsAddresses, ["worker-1.internal:9464", "[::1]:9464"]);
+    for (const bad of ["http://worker:9464", "worker:9464/metrics", "user@worker:9464", "worker"]) {
+      assert.throws(() => resolveConfig({ ...minimal(), server: { workerMetricsAddresses: [bad] } }, "c.yaml"), /server\.workerMetricsAddresses\.0: host:port/, bad);
+    }
+    assert.throws(() => resolveConfig({ ...minimal(), server: { workerMetricsAddresses: ["w:1", "w:1"] } }, "c.yaml"), /server\.workerMetricsAddresses: w:1 is listed twice/);
+    assert.throws(() => resolveConfig({ ...minimal(), worker: { metricsAddress: "0.0.0.0:9464/x" } }, "c.yaml"), /worker\.metricsAddress: host:port/);
+  });
+
   it("several issuers need distinct subject prefixes so none can name another's users", function () {
     const raw = minimal();
     raw.identity.principals.push({ issuer: "https://partner.test", audience: "countersign", jwks: "p.json" });
