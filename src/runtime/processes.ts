@@ -8,7 +8,7 @@ import { temporalSdkLogger, type Logger } from "../log.js";
 import { createApp } from "../server/app.js";
 import { Metrics } from "../server/metrics.js";
 import { listen, type RunningHttpServer } from "../server/serve.js";
-import { startDevServer, type DevServer } from "../temporal/dev-server.js";
+import { freePort, startDevServer, type DevServer } from "../temporal/dev-server.js";
 import { connectClient, connectWorker, temporalTarget, type TemporalTarget } from "../temporal/connection.js";
 import { createApprovalWorker } from "../../worker/worker.js";
 import { removeDevRecord, writeDevRecord } from "./dev-record.js";
@@ -57,10 +57,17 @@ export async function startWorker(services: Services, target: TemporalTarget): P
   return { worker, done };
 }
 
-export async function startServer(services: Services, target: TemporalTarget, logger: Logger): Promise<RunningHttpServer & { closeAll(): Promise<void> }> {
+/** The HTTP server; its `/metrics` appends what the worker metrics endpoints at `workerMetricsAddresses` serve. */
+export async function startServer(
+  services: Services,
+  target: TemporalTarget,
+  logger: Logger,
+  workerMetricsAddresses: readonly string[],
+): Promise<RunningHttpServer & { closeAll(): Promise<void> }> {
   const { client, connection } = await connectClient(target, services.dataConverter);
   const approvals = new ApprovalsClient(client, services.config.temporal.taskQueue);
-  const app = createApp({ services, approvals, logger, metrics: new Metrics({ defaultMetrics: true }) });
+  const metrics = new Metrics({ defaultMetrics: true, workerMetricsAddresses, logger });
+  const app = createApp({ services, approvals, logger, metrics });
   let http: RunningHttpServer;
   try {
     http = await listen(app, services.config.server.host, services.config.server.port);
@@ -91,7 +98,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
 /** `countersign server`: serve HTTP until a signal. */
 export async function runServer(config: Config, logger: Logger): Promise<void> {
   const services = await buildServices(config, { createMissingKeys: false });
-  const server = await startServer(services, temporalTarget(config), logger);
+  const server = await startServer(services, temporalTarget(config), logger, config.server.workerMetricsAddresses);
   logger.info({ url: server.url }, "server listening");
   try {
     await untilSignal();
@@ -103,7 +110,8 @@ export async function runServer(config: Config, logger: Logger): Promise<void> {
 /**
  * `countersign dev`: Temporal dev server (persisted in `<stateDir>/temporal.db`), worker and HTTP
  * server in one process. Once ready it records itself in `<stateDir>/dev.json` (removed again on
- * shutdown) so that commands in another terminal find it, then calls `onReady`.
+ * shutdown) so that commands in another terminal find it, then calls `onReady`. The worker's metrics
+ * are served at `worker.metricsAddress`, else on a free loopback port, and appear on the server's `/metrics`.
  */
 export async function runDev(config: Config, logger: Logger, opts: { projectRoot: string; stateDir: string; temporalPort: number; temporalUiPort: number; onReady?: (info: DevInfo) => void }): Promise<void> {
   const startedAt = Date.now();
@@ -111,7 +119,8 @@ export async function runDev(config: Config, logger: Logger, opts: { projectRoot
   let server: (RunningHttpServer & { closeAll(): Promise<void> }) | undefined;
   let worker: { worker: Worker; done: Promise<void> } | undefined;
   let recorded = false;
-  installRuntime(logger, config.worker.metricsAddress);
+  const workerMetricsAddress = config.worker.metricsAddress ?? `127.0.0.1:${await freePort()}`;
+  installRuntime(logger, workerMetricsAddress);
   try {
     const services = await buildServices(config, { createMissingKeys: true });
     temporal = await startDevServer({
@@ -124,7 +133,7 @@ export async function runDev(config: Config, logger: Logger, opts: { projectRoot
     });
     const target = temporalTarget(config, { address: temporal.address, namespace: temporal.namespace });
     worker = await startWorker(services, target);
-    server = await startServer(services, target, logger);
+    server = await startServer(services, target, logger, [scrapeAddress(workerMetricsAddress), ...config.server.workerMetricsAddresses]);
     writeDevRecord({
       configFile: config.file,
       stateDir: resolve(opts.stateDir),
@@ -147,6 +156,13 @@ export async function runDev(config: Config, logger: Logger, opts: { projectRoot
     }
     await temporal?.stop();
   }
+}
+
+/** Where to reach an exporter bound to `address` from this host: a wildcard host means loopback. */
+function scrapeAddress(address: string): string {
+  if (address.startsWith("0.0.0.0:")) return `127.0.0.1:${address.slice("0.0.0.0:".length)}`;
+  if (address.startsWith("[::]:")) return `[::1]:${address.slice("[::]:".length)}`;
+  return address;
 }
 
 /** Ask a worker to drain unless it is already stopping (the SDK itself reacts to SIGINT/SIGTERM). */

@@ -149,6 +149,16 @@ describe("countersign dev and a second terminal (child processes)", function () 
     assert.match(redeemed.out, /redeem again: 409/);
   });
 
+  it("dev's /metrics shows its worker's Temporal SDK metrics next to countersign's own, with no metrics config", async function () {
+    const res = await fetch(`${serverUrl}/metrics`);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.match(text, /^countersign_approvals_created_total\{tool="payments\.refund"\} 1$/m);
+    assert.match(text, /^countersign_worker_metrics_up\{worker_address="127\.0\.0\.1:\d+"\} 1$/m);
+    assert.match(text, /^temporal_worker_task_slots_available\{worker_address="127\.0\.0\.1:\d+",[^}]*task_queue="countersign",[^}]*worker_type="WorkflowWorker"\} [1-9]\d*$/m);
+    assert.match(text, /^temporal_workflow_task_schedule_to_start_latency_count\{[^}]*task_queue="countersign"[^}]*\} [1-9]\d*$/m);
+  });
+
   it("--config, COUNTERSIGN_CONFIG and TEMPORAL_ADDRESS still win over what dev recorded", async function () {
     const missing = join(dir, "elsewhere.yaml");
     const flagged = await run([cliEntry, "--config", missing, "show", approvalId], dir, newUserEnv(dir));
