@@ -16,6 +16,7 @@ import { resolveConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
 import { activityDeps, buildServices, type Services } from "../../src/runtime/services.js";
 import { createApp } from "../../src/server/app.js";
+import { Metrics } from "../../src/server/metrics.js";
 import { listen, type RunningHttpServer } from "../../src/server/serve.js";
 import { connectClient, connectWorker, type TemporalTarget } from "../../src/temporal/connection.js";
 import { bundleWorkflows, createApprovalWorker, type WorkerOptions } from "../../worker/worker.js";
@@ -60,6 +61,19 @@ export interface StackOptions {
   breakGlass?: boolean;
   /** Receives the server's log lines (at debug level) instead of them being dropped. */
   logSink?: { write(line: string): void };
+  /**
+   * `server.workerMetricsAddresses`: where `/metrics` scrapes worker metrics. Default: the Prometheus
+   * exporter of this process's Temporal runtime (the test runner's), which serves this stack's worker,
+   * as `countersign dev` does.
+   */
+  workerMetricsAddresses?: string[];
+}
+
+/** `host:port` of the test runner's runtime metrics exporter. */
+export function runnerWorkerMetricsAddress(): string {
+  const url = process.env.COUNTERSIGN_TEST_WORKER_METRICS;
+  if (url === undefined) throw new Error("COUNTERSIGN_TEST_WORKER_METRICS is not set: run the suite with `npm test`");
+  return new URL(url).host;
 }
 
 export interface HttpResult {
@@ -107,7 +121,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const ids = await createTestIdentities(dir);
   const configFile = join(dir, "countersign.config.yaml");
   const raw = {
-      server: { host: "127.0.0.1", port: 0, publicUrl: "http://countersign.test" },
+      server: { host: "127.0.0.1", port: 0, publicUrl: "http://countersign.test", workerMetricsAddresses: opts.workerMetricsAddresses ?? [runnerWorkerMetricsAddress()] },
       identity: {
         clockToleranceSeconds: 5,
         principals: [ids.principalIssuerConfig],
@@ -163,7 +177,8 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     ...(opts.updateDeadlineMs !== undefined ? { updateDeadlineMs: opts.updateDeadlineMs } : {}),
   });
   const logger = opts.logSink !== undefined ? createLogger("debug", "countersign", opts.logSink) : createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
-  const server: RunningHttpServer = await listen(createApp({ services, approvals, logger }), "127.0.0.1", 0);
+  const metrics = new Metrics({ workerMetricsAddresses: config.server.workerMetricsAddresses, logger });
+  const server: RunningHttpServer = await listen(createApp({ services, approvals, logger, metrics }), "127.0.0.1", 0);
 
   const stack: TestStack = {
     dir,
