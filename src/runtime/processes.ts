@@ -25,9 +25,10 @@ export function untilSignal(): Promise<string> {
 
 let runtimeInstalled = false;
 /**
- * Route the SDK's logs through our logger and, when `worker.metricsAddress` is set, serve the worker's
- * metrics (the SDK's own and countersign's, e.g. `countersign_break_glass_decisions`) for Prometheus
- * there; once per process, before the first worker.
+ * Route the SDK's logs through our logger and, given a metrics address (`worker.metricsAddress`), serve
+ * the worker's metrics (the SDK's own and countersign's, e.g. `countersign_break_glass_decisions`) for
+ * Prometheus there, with the SDK's names and units, which Temporal's metrics reference documents;
+ * once per process, before the first worker. Throws when the address cannot be bound.
  */
 export function installRuntime(logger: Logger, metricsAddress?: string): void {
   if (runtimeInstalled) return;
