@@ -12,6 +12,7 @@ import {
 import { ApplicationFailure, TypedSearchAttributes } from "@temporalio/common";
 import proto from "@temporalio/proto";
 import { ApprovalError, CountersignError, isErrorCode, RequestError } from "../errors.js";
+import { KeyedLimit, KeyedLimitTimeout } from "./keyed-limit.js";
 import { approvalWorkflow } from "../../workflows/approval.js";
 import {
   agentSearchAttribute,
@@ -59,6 +60,16 @@ export const DEFAULT_UPDATE_DEADLINE_MS = 10_000;
  * deduplicates by id, so a re-send attaches to the Update if it was delivered and delivers it if it was lost.
  */
 const UPDATE_ATTEMPT_MS = 3_000;
+/**
+ * Default bound on the Updates one client has in flight on one workflow. Temporal refuses Updates
+ * beyond its per-workflow limit (`history.maxInFlightUpdates`, default 10), and each refusal clears
+ * the workflow's in-memory state on the server: every admitted Update is aborted and re-sent, and the
+ * workflow task carrying them is lost ("Task not found when completing" on the worker). Under a
+ * storm that churn can hold Updates for tens of seconds, so the client stays below the limit.
+ */
+export const DEFAULT_MAX_IN_FLIGHT_UPDATES_PER_WORKFLOW = 5;
+/** Approvals whose grant this client saw redeemed, remembered so later redemptions are refused without an Update. */
+const MAX_REMEMBERED_REDEMPTIONS = 10_000;
 /** How many generations of one caller's Update id are tried after failed outcomes (see `ApprovalsClient.update`). */
 const MAX_UPDATE_GENERATIONS = 8;
 /** Reason codes of a failed approval that the same requestId may file again: infrastructure or time, not a verdict. */
@@ -139,18 +150,27 @@ function isCompletedError(err: unknown): boolean {
 export class ApprovalsClient {
   private readonly rpcDeadlineMs: number;
   private readonly updateDeadlineMs: number;
+  /** Updates in flight per workflow id. */
+  private readonly updateSlots: KeyedLimit;
+  /** Redemptions in flight per approval id: one at a time (only one can ever succeed). */
+  private readonly redemptionSlots = new KeyedLimit(1);
+  /** Approval ids whose grant is known to be burned, oldest first. */
+  private readonly redeemed = new Set<string>();
 
   /**
    * `rpcDeadlineMs`: bound on one start, query or describe (default {@link DEFAULT_RPC_DEADLINE_MS});
-   * `updateDeadlineMs`: bound on an Update, re-sends included (default {@link DEFAULT_UPDATE_DEADLINE_MS}).
+   * `updateDeadlineMs`: bound on an Update, waiting for a free Update slot and re-sends included
+   * (default {@link DEFAULT_UPDATE_DEADLINE_MS}); `maxInFlightUpdatesPerWorkflow`: Updates this client
+   * sends to one workflow at once, the others wait their turn (default {@link DEFAULT_MAX_IN_FLIGHT_UPDATES_PER_WORKFLOW}).
    */
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
-    opts: { rpcDeadlineMs?: number; updateDeadlineMs?: number } = {},
+    opts: { rpcDeadlineMs?: number; updateDeadlineMs?: number; maxInFlightUpdatesPerWorkflow?: number } = {},
   ) {
     this.rpcDeadlineMs = opts.rpcDeadlineMs ?? DEFAULT_RPC_DEADLINE_MS;
     this.updateDeadlineMs = opts.updateDeadlineMs ?? Math.max(DEFAULT_UPDATE_DEADLINE_MS, this.rpcDeadlineMs);
+    this.updateSlots = new KeyedLimit(opts.maxInFlightUpdatesPerWorkflow ?? DEFAULT_MAX_IN_FLIGHT_UPDATES_PER_WORKFLOW);
   }
 
   /** Run one call to Temporal bounded by the RPC deadline (or `until`): with Temporal or every worker down, it would wait much longer. */
@@ -289,19 +309,23 @@ export class ApprovalsClient {
     keyed: { who: string; key: string } | undefined,
     send: (h: WorkflowHandle<typeof approvalWorkflow>, updateId: string) => Promise<R>,
     onClosed: (s: ApprovalState) => CountersignError,
+    deadline = Date.now() + this.updateDeadlineMs,
   ): Promise<R> {
-    const deadline = Date.now() + this.updateDeadlineMs;
     try {
-      let updateId = `${kind}-${randomUUID()}`;
-      if (keyed !== undefined) {
-        const past = await this.pastOutcome<R>(id, keyedUpdateId(kind, id, keyed.who, keyed.key), deadline);
-        if ("outcome" in past) return past.outcome;
-        updateId = past.next;
-      }
-      return await this.persistently(deadline, () => send(this.handle(id), updateId));
+      // One of this workflow's Update slots covers every send of this Update (see DEFAULT_MAX_IN_FLIGHT_UPDATES_PER_WORKFLOW).
+      return await this.updateSlots.run(id, deadline, async () => {
+        let updateId = `${kind}-${randomUUID()}`;
+        if (keyed !== undefined) {
+          const past = await this.pastOutcome<R>(id, keyedUpdateId(kind, id, keyed.who, keyed.key), deadline);
+          if ("outcome" in past) return past.outcome;
+          updateId = past.next;
+        }
+        return await this.persistently(deadline, () => send(this.handle(id), updateId));
+      });
     } catch (err) {
       // An Update to a closed workflow that it has not seen fails as "not found" or "already completed"; its last state says why.
       if (isCompletedError(err) || err instanceof WorkflowNotFoundError) throw onClosed(await this.finalState(id));
+      if (err instanceof KeyedLimitTimeout) throw new CountersignError("unavailable", "no worker answered in time", { cause: err });
       throw toCodedError(err);
     }
   }
@@ -369,11 +393,48 @@ export class ApprovalsClient {
 
   /**
    * Burn the grant of approval `id` for this exact call. A tool server that retries with the same
-   * idempotency key gets the same answer; any other call presenting the grant is refused.
+   * idempotency key gets the same answer; any other call presenting the grant is refused. Redemptions
+   * of one approval go one at a time, and once this client has seen the grant burned it refuses later
+   * unkeyed ones (grant_already_redeemed) without asking Temporal: a storm of concurrent redemptions
+   * costs the workflow one Update, not one each.
    */
   async redeem(id: string, input: RedeemInput, idempotencyKey?: string): Promise<RedeemResult> {
     const keyed = idempotencyKey !== undefined ? { who: `${input.caller} ${input.jti}`, key: idempotencyKey } : undefined;
-    return this.update(id, "redeem", keyed, (h, updateId) => h.executeUpdate(redeemUpdate, { args: [input], updateId }), (s) => closedGrantError(s));
+    const deadline = Date.now() + this.updateDeadlineMs;
+    try {
+      return await this.redemptionSlots.run(id, deadline, async () => {
+        // A keyed retry still asks: it may be the call that burned the grant, owed its 200.
+        if (this.redeemed.has(id) && keyed === undefined) throw new CountersignError("grant_already_redeemed", "grant already redeemed");
+        const result = await this.update(
+          id,
+          "redeem",
+          keyed,
+          (h, updateId) => h.executeUpdate(redeemUpdate, { args: [input], updateId }),
+          (s) => {
+            if (s.status === "redeemed") this.rememberRedeemed(id);
+            return closedGrantError(s);
+          },
+          deadline,
+        );
+        this.rememberRedeemed(id);
+        return result;
+      });
+    } catch (err) {
+      if (err instanceof KeyedLimitTimeout) throw new CountersignError("unavailable", "no worker answered in time", { cause: err });
+      throw err;
+    }
+  }
+
+  /**
+   * Only the workflow's own word counts: this client's redemption succeeded, or the closed workflow
+   * says redeemed. (A refusal while another redemption is under way is not final: that one can still fail.)
+   */
+  private rememberRedeemed(id: string): void {
+    this.redeemed.add(id);
+    if (this.redeemed.size > MAX_REMEMBERED_REDEMPTIONS) {
+      const oldest = this.redeemed.values().next();
+      if (oldest.done !== true) this.redeemed.delete(oldest.value);
+    }
   }
 
   /** Revoke a pending approval or an unredeemed grant. The answer never carries the grant token. */
