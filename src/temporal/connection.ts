@@ -1,6 +1,6 @@
 // Connects to Temporal the standard way (@temporalio/envconfig: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TEMPORAL_API_KEY, TLS variables, profile file), with the payload codec on every client.
-import { Client, Connection } from "@temporalio/client";
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from "@temporalio/client";
 import type { DataConverter } from "@temporalio/common";
 import { loadClientConnectConfig } from "@temporalio/envconfig";
 import { NativeConnection } from "@temporalio/worker";
@@ -42,6 +42,12 @@ export function temporalTargetWithFallback(config: Config, fallback: { address: 
 
 /** How long connecting to Temporal may take before the caller is told it is unavailable, in ms. */
 const CONNECT_TIMEOUT_MS = 3_000;
+/**
+ * Attempts of one gRPC call that Temporal answered as retryable (UNAVAILABLE and the like), with the
+ * SDK's backoff (100 ms, ×1.7): about 0.6 s in all, so a caller hears within a second that Temporal is
+ * down instead of after the SDK's default ten attempts (about 20 s); the caller retries (Retry-After).
+ */
+const GRPC_MAX_ATTEMPTS = 4;
 /** Where the SDK connects when nothing names an address. */
 const DEFAULT_TEMPORAL_ADDRESS = "localhost:7233";
 
@@ -59,6 +65,7 @@ export async function connectClient(target: TemporalTarget, dataConverter: DataC
       ...(apiKey !== undefined ? { apiKey } : {}),
       ...(metadata !== undefined ? { metadata } : {}),
       connectTimeout: CONNECT_TIMEOUT_MS,
+      interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: GRPC_MAX_ATTEMPTS }))],
     });
   } catch (cause) {
     throw new CountersignError("unavailable", `Temporal at ${address ?? DEFAULT_TEMPORAL_ADDRESS} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s (set TEMPORAL_ADDRESS, or start it with \`countersign dev\`)`, { cause });

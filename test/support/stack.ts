@@ -64,7 +64,7 @@ export interface StackOptions {
   /**
    * `server.workerMetricsAddresses`: where `/metrics` scrapes worker metrics. Default: the Prometheus
    * exporter of this process's Temporal runtime (the test runner's), which serves this stack's worker,
-   * as `countersign dev` does.
+   * as `countersign dev` does; none outside the test runner (benchmarks install their own runtime).
    */
   workerMetricsAddresses?: string[];
 }
@@ -121,7 +121,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const ids = await createTestIdentities(dir);
   const configFile = join(dir, "countersign.config.yaml");
   const raw = {
-      server: { host: "127.0.0.1", port: 0, publicUrl: "http://countersign.test", workerMetricsAddresses: opts.workerMetricsAddresses ?? [runnerWorkerMetricsAddress()] },
+      server: { host: "127.0.0.1", port: 0, publicUrl: "http://countersign.test", workerMetricsAddresses: opts.workerMetricsAddresses ?? (process.env.COUNTERSIGN_TEST_WORKER_METRICS !== undefined ? [runnerWorkerMetricsAddress()] : []) },
       identity: {
         clockToleranceSeconds: 5,
         principals: [ids.principalIssuerConfig],
