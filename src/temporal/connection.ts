@@ -68,7 +68,7 @@ export async function connectClient(target: TemporalTarget, dataConverter: DataC
       interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: GRPC_MAX_ATTEMPTS }))],
     });
   } catch (cause) {
-    throw new CountersignError("unavailable", `Temporal at ${address ?? DEFAULT_TEMPORAL_ADDRESS} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s (set TEMPORAL_ADDRESS, or start it with \`countersign dev\`)`, { cause });
+    throw new CountersignError("unavailable", `Temporal at ${address ?? DEFAULT_TEMPORAL_ADDRESS} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s (check TEMPORAL_ADDRESS, or start one with \`countersign dev\`)`, { cause });
   }
   return { client: new Client({ connection, namespace: target.namespace, dataConverter }), connection };
 }
