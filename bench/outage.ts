@@ -4,7 +4,7 @@
 // and Updates 503 `unavailable` with Retry-After. OUTAGE_RUNS (default 5) sizes each phase.
 import { performance } from "node:perf_hooks";
 import { DefaultLogger, Runtime } from "@temporalio/worker";
-import { startDevServer } from "../src/temporal/dev-server.js";
+import { startDevServer, type DevServer } from "../src/temporal/dev-server.js";
 import { projectRoot, refundRequest, requestPendingRefund, startStack, type TestStack } from "../test/support/stack.js";
 
 interface Sample {
@@ -60,45 +60,35 @@ function summarise(phase: string, samples: Sample[]): string[] {
   });
 }
 
+/**
+ * One phase: a dev server and a stack with `runs` approved grants and `runs` pending approvals, then
+ * `outage`, then every edge call timed against each of them.
+ */
+async function phase(name: string, runs: number, outage: (server: DevServer, stack: TestStack) => Promise<void>): Promise<string[]> {
+  const server = await startDevServer({ projectRoot });
+  process.env.TEMPORAL_ADDRESS = server.address;
+  const stack = await startStack();
+  try {
+    const approved = await Promise.all(Array.from({ length: runs }, () => approvedGrant(stack)));
+    const pending = await Promise.all(Array.from({ length: runs }, async () => (await requestPendingRefund(stack)).id));
+    await outage(server, stack);
+    const samples: Sample[] = [];
+    for (let i = 0; i < runs; i++) samples.push(...(await calls(stack, pending[i] ?? "", approved[i] ?? { id: "", grant: "", args: null })));
+    return summarise(name, samples);
+  } finally {
+    await stack.stop().catch(() => undefined);
+    await server.stop(); // a no-op once stopped
+  }
+}
+
 async function main(): Promise<void> {
   const runs = Number(process.env.OUTAGE_RUNS ?? 5);
   Runtime.install({ logger: new DefaultLogger("ERROR") });
   const lines: string[] = [];
 
-  // Phase 1: Temporal up, no worker polling.
-  {
-    const server = await startDevServer({ projectRoot });
-    process.env.TEMPORAL_ADDRESS = server.address;
-    const stack = await startStack();
-    try {
-      const approved = await Promise.all(Array.from({ length: runs }, () => approvedGrant(stack)));
-      const pending = await Promise.all(Array.from({ length: runs }, async () => (await requestPendingRefund(stack)).id));
-      await stack.stopWorker();
-      const samples: Sample[] = [];
-      for (let i = 0; i < runs; i++) samples.push(...(await calls(stack, pending[i] ?? "", approved[i] ?? { id: "", grant: "", args: null })));
-      lines.push(...summarise("no worker", samples));
-    } finally {
-      await stack.stop();
-      await server.stop();
-    }
-  }
-
-  // Phase 2: Temporal stopped under a running edge (and worker).
-  {
-    const server = await startDevServer({ projectRoot });
-    process.env.TEMPORAL_ADDRESS = server.address;
-    const stack = await startStack();
-    try {
-      const approved = await Promise.all(Array.from({ length: runs }, () => approvedGrant(stack)));
-      const pending = await Promise.all(Array.from({ length: runs }, async () => (await requestPendingRefund(stack)).id));
-      await server.stop();
-      const samples: Sample[] = [];
-      for (let i = 0; i < runs; i++) samples.push(...(await calls(stack, pending[i] ?? "", approved[i] ?? { id: "", grant: "", args: null })));
-      lines.push(...summarise("Temporal down", samples));
-    } finally {
-      await stack.stop().catch(() => undefined);
-    }
-  }
+  // No worker polling while Temporal runs; then Temporal stopped under a running edge and worker.
+  lines.push(...(await phase("no worker", runs, (_server, stack) => stack.stopWorker())));
+  lines.push(...(await phase("Temporal down", runs, (server) => server.stop())));
 
   console.log(`countersign outage bench — ${new Date().toISOString()} — node ${process.version}; answer times in ms`);
   console.log(`${"phase".padEnd(18)} ${"call".padEnd(24)} ${"n".padStart(4)} ${"best".padStart(7)} ${"worst".padStart(7)}  answers`);
