@@ -1,6 +1,6 @@
 // Connects to Temporal the standard way (@temporalio/envconfig: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TEMPORAL_API_KEY, TLS variables, profile file), with the payload codec on every client.
-import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from "@temporalio/client";
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from "@temporalio/client";
 import type { DataConverter } from "@temporalio/common";
 import { loadClientConnectConfig } from "@temporalio/envconfig";
 import { NativeConnection } from "@temporalio/worker";
@@ -48,6 +48,10 @@ const CONNECT_TIMEOUT_MS = 3_000;
  * down instead of after the SDK's default ten attempts (about 20 s); the caller retries (Retry-After).
  */
 const GRPC_MAX_ATTEMPTS = 4;
+/** The client connection's gRPC interceptors: the SDK's retry, bounded to {@link GRPC_MAX_ATTEMPTS}. */
+export function grpcInterceptors(): NonNullable<ConnectionOptions["interceptors"]> {
+  return [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: GRPC_MAX_ATTEMPTS }))];
+}
 /** Where the SDK connects when nothing names an address. */
 const DEFAULT_TEMPORAL_ADDRESS = "localhost:7233";
 
@@ -65,7 +69,7 @@ export async function connectClient(target: TemporalTarget, dataConverter: DataC
       ...(apiKey !== undefined ? { apiKey } : {}),
       ...(metadata !== undefined ? { metadata } : {}),
       connectTimeout: CONNECT_TIMEOUT_MS,
-      interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: GRPC_MAX_ATTEMPTS }))],
+      interceptors: grpcInterceptors(),
     });
   } catch (cause) {
     throw new CountersignError("unavailable", `Temporal at ${address ?? DEFAULT_TEMPORAL_ADDRESS} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s (check TEMPORAL_ADDRESS, or start one with \`countersign dev\`)`, { cause });

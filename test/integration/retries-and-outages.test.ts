@@ -9,6 +9,7 @@ import type { Activities } from "../../activities/index.js";
 import { AGENT, KB_SERVER, refundRequest, requestPendingRefund, startStack, type TestStack } from "../support/stack.js";
 import { TEST_PRINCIPAL_ISSUER } from "../support/tokens.js";
 import { runCli } from "../support/run-cli.js";
+import { grpcInterceptors } from "../../src/temporal/connection.js";
 
 /** A gate an activity waits at while `closed`; `open()` lets every waiter through. */
 function gate(): { closed: boolean; wait(): Promise<void>; open(): void } {
@@ -195,7 +196,8 @@ describe("outages answer fast, with the right code (real Temporal server)", func
   });
 
   it("with Temporal unreachable, a client call answers unavailable within the RPC deadline", async function () {
-    const connection = Connection.lazy({ address: "127.0.0.1:9" });
+    // Connected as the server and the CLI connect (the SDK's retry bounded to a few attempts).
+    const connection = Connection.lazy({ address: "127.0.0.1:9", interceptors: grpcInterceptors() });
     try {
       const approvals = new ApprovalsClient(new Client({ connection }), "nowhere");
       const started = Date.now();
