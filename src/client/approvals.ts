@@ -302,11 +302,12 @@ export class ApprovalsClient {
    * outcome when that outcome changed the approval (a success; an attempt still in flight is attached
    * to), and a retry after a failed outcome, which changed nothing but a record, is a new attempt under
    * the next generation of the id (`<id>.1`, `<id>.2`, ...), walked in order so that retries attach in turn.
+   * A past success that `keyed.sameRequest` says answered another request is `idempotency_conflict`.
    */
   private async update<R>(
     id: string,
     kind: UpdateKind,
-    keyed: { who: string; key: string } | undefined,
+    keyed: KeyedCall<R> | undefined,
     send: (h: WorkflowHandle<typeof approvalWorkflow>, updateId: string) => Promise<R>,
     onClosed: (s: ApprovalState) => CountersignError,
     deadline = Date.now() + this.updateDeadlineMs,
@@ -317,7 +318,10 @@ export class ApprovalsClient {
         let updateId = `${kind}-${randomUUID()}`;
         if (keyed !== undefined) {
           const past = await this.pastOutcome<R>(id, keyedUpdateId(kind, id, keyed.who, keyed.key), deadline);
-          if ("outcome" in past) return past.outcome;
+          if ("outcome" in past) {
+            if (keyed.sameRequest?.(past.outcome) === false) throw keyReusedError();
+            return past.outcome;
+          }
           updateId = past.next;
         }
         return await this.persistently(deadline, () => send(this.handle(id), updateId));
@@ -341,7 +345,12 @@ export class ApprovalsClient {
         return { outcome: await this.persistently(deadline, () => this.handle(id).getUpdateHandle<R>(updateId).result()) };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return { next: updateId }; // never sent (or the workflow is gone)
-        if (!(err instanceof WorkflowUpdateFailedError) || generation > MAX_UPDATE_GENERATIONS) throw err;
+        if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+        // Final, not the last failure again: that one may be `unavailable`, and a caller told to retry
+        // under a key that can no longer make progress would retry forever.
+        if (generation > MAX_UPDATE_GENERATIONS) {
+          throw new ApprovalError("idempotency_conflict", `this Idempotency-Key was used for ${MAX_UPDATE_GENERATIONS + 1} failed attempts; send the request again under a new key`, { cause: err });
+        }
         updateId = `${baseId}.${generation}`; // a past attempt failed: the next one is new
       }
     }
@@ -350,11 +359,14 @@ export class ApprovalsClient {
   /**
    * The approval state a past decision under this approver's idempotency key answered with, if it
    * succeeded: the edge returns it before its pre-checks (which would call the approver's retry `already_decided`).
+   * @throws ApprovalError `idempotency_conflict` when that decision was another one (approve for deny, another reason).
    */
-  async pastDecision(id: string, approver: string, key: string): Promise<ApprovalState | undefined> {
+  async pastDecision(id: string, decision: DecisionBody, key: string): Promise<ApprovalState | undefined> {
     try {
-      const past = await this.pastOutcome<ApprovalState>(id, keyedUpdateId("decide", id, approver, key), Date.now() + this.updateDeadlineMs);
-      return "outcome" in past ? withoutGrantToken(past.outcome) : undefined;
+      const past = await this.pastOutcome<ApprovalState>(id, keyedUpdateId("decide", id, decision.approver, key), Date.now() + this.updateDeadlineMs);
+      if (!("outcome" in past)) return undefined;
+      if (!decidedAs(past.outcome, decision)) throw keyReusedError();
+      return withoutGrantToken(past.outcome);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) return undefined;
       throw toCodedError(err);
@@ -384,7 +396,7 @@ export class ApprovalsClient {
    * path every edge uses). The answer never carries the grant token.
    */
   async decide(id: string, input: DecideInput, idempotencyKey?: string): Promise<ApprovalState> {
-    const keyed = idempotencyKey !== undefined ? { who: input.approver, key: idempotencyKey } : undefined;
+    const keyed = idempotencyKey !== undefined ? { who: input.approver, key: idempotencyKey, sameRequest: (s: ApprovalState) => decidedAs(s, input) } : undefined;
     const state = await this.update(id, "decide", keyed, (h, updateId) => h.executeUpdate(decideUpdate, { args: [input], updateId }), (s) =>
       isDecided(s) ? new ApprovalError("already_decided", "the approval has already been decided") : new ApprovalError("approval_not_pending", `approval is ${s.status}`),
     );
@@ -473,6 +485,35 @@ export class ApprovalsClient {
     }
     return out;
   }
+}
+
+/**
+ * A keyed caller: `who` the authenticated caller, `key` its Idempotency-Key, and, where a key could be
+ * reused for a different body, `sameRequest` telling whether a past outcome answered this request.
+ * (A redemption's body is bound by its grant, checked at the edge, and its jti is part of `who`.)
+ */
+interface KeyedCall<R> {
+  who: string;
+  key: string;
+  sameRequest?: (outcome: R) => boolean;
+}
+
+/** What an approver's decision says; the rest (assertion, via) is how it travelled. */
+interface DecisionBody {
+  approver: string;
+  decision: DecideInput["decision"];
+  reason?: string | undefined;
+}
+
+/** Whether `state`, the outcome of a decide Update, records `decision` as this approver's. */
+function decidedAs(state: ApprovalState, decision: DecisionBody): boolean {
+  const recorded = state.decisions.find((d) => d.approver === decision.approver);
+  return recorded !== undefined && recorded.decision === decision.decision && recorded.reason === decision.reason;
+}
+
+/** An Idempotency-Key sent again with a different request: never the other request's answer. */
+function keyReusedError(): CountersignError {
+  return new ApprovalError("idempotency_conflict", "this Idempotency-Key was already used for a different request");
 }
 
 /** The answer for a redemption attempt on an approval that has already closed. */

@@ -25,14 +25,15 @@ export interface DecisionEdge {
  * the approve policies), `self_approval_forbidden`, `policy_unavailable`. Otherwise signs a
  * decision assertion and sends it; the workflow's own refusals come back with their codes.
  * With `opts.idempotencyKey` (the approver's `Idempotency-Key`, or Slack's action), a retry of a
- * decision that was recorded answers with the recorded outcome instead (see `ApprovalsClient.update`).
+ * decision that was recorded answers with the recorded outcome instead (see `ApprovalsClient.update`),
+ * and the key sent with another decision (or reason) is `idempotency_conflict`.
  * @returns the approval's state after the decision, without the grant token.
  */
 export async function submitDecision(edge: DecisionEdge, statement: DecisionStatement, opts: { idempotencyKey?: string } = {}): Promise<ApprovalState> {
   const id = statement.approvalId;
   const key = opts.idempotencyKey;
   // A retry of a decision that was recorded (its answer lost) gets that answer, not `already_decided`.
-  const past = key !== undefined ? await edge.approvals.pastDecision(id, statement.approver, key) : undefined;
+  const past = key !== undefined ? await edge.approvals.pastDecision(id, statement, key) : undefined;
   if (past !== undefined) return past;
   const state = await edge.approvals.state(id);
   // Outside the approval's tenant (or unknown to the directory) an approval is indistinguishable

@@ -34,6 +34,8 @@ describe("a caller that retries gets its own answer back (real Temporal server)"
   // call gets 503 while its Update goes on and completes; the retry must find that outcome.
   const redeemGate = gate();
   const decideGate = gate();
+  /** While set, the decide handler's entitlement check fails (as with the policy engine down): the Update fails `unavailable`. */
+  let failDecisions = false;
   let stack: TestStack;
   before(async function () {
     stack = await startStack({
@@ -46,6 +48,7 @@ describe("a caller that retries gets its own answer back (real Temporal server)"
         },
         async authorizeDecision(input) {
           await decideGate.wait();
+          if (failDecisions) throw ApplicationFailure.nonRetryable("the policy engine is down", "unavailable");
           return real.authorizeDecision(input);
         },
       }),
@@ -127,6 +130,50 @@ describe("a caller that retries gets its own answer back (real Temporal server)"
     const other = await stack.http("POST", `/v1/approvals/${id}/decisions`, { authorization: `Bearer ${carol}`, "idempotency-key": "click-1" }, { decision: "approve" });
     assert.equal(other.status, 409);
     assert.equal((await stack.approvals.state(id)).decisions.length, 1);
+  });
+
+  it("an Idempotency-Key reused by the same approver for a different decision is idempotency_conflict, not the other decision's 200", async function () {
+    const { id } = await requestPendingRefund(stack);
+    const token = await stack.ids.principalToken("bob", { scope: "countersign:approve" });
+    const headers = { authorization: `Bearer ${token}`, "idempotency-key": "click-2" };
+    const approved = await stack.http("POST", `/v1/approvals/${id}/decisions`, headers, { decision: "approve" });
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    assert.equal(approved.body.status, "approved");
+
+    const denied = await stack.http("POST", `/v1/approvals/${id}/decisions`, headers, { decision: "deny", reason: "wrong customer" });
+    assert.equal(denied.status, 409, `a deny under an approve's key answered ${denied.status} ${JSON.stringify(denied.body)}`);
+    assert.equal(denied.body.error.code, "idempotency_conflict");
+    const otherReason = await stack.http("POST", `/v1/approvals/${id}/decisions`, headers, { decision: "approve", reason: "looks fine" });
+    assert.equal(otherReason.status, 409, JSON.stringify(otherReason.body));
+    assert.equal(otherReason.body.error.code, "idempotency_conflict");
+    // The same body under the key still gets its own answer.
+    const same = await stack.http("POST", `/v1/approvals/${id}/decisions`, headers, { decision: "approve" });
+    assert.equal(same.status, 200, JSON.stringify(same.body));
+    const state = await stack.approvals.state(id);
+    assert.deepEqual(state.decisions.map((d) => [d.approver, d.decision]), [["bob", "approve"]]);
+  });
+
+  it("a key whose every generation failed answers a final idempotency_conflict, not an unavailable that retries forever; a new key goes through", async function () {
+    const { id } = await requestPendingRefund(stack);
+    const token = await stack.ids.principalToken("bob", { scope: "countersign:approve" });
+    const headers = { authorization: `Bearer ${token}`, "idempotency-key": "click-flaky" };
+    failDecisions = true;
+    try {
+      for (let attempt = 0; attempt < 9; attempt++) {
+        const res = await stack.http("POST", `/v1/approvals/${id}/decisions`, headers, { decision: "approve" });
+        assert.equal(res.status, 503, `attempt ${attempt}: ${JSON.stringify(res.body)}`);
+      }
+    } finally {
+      failDecisions = false;
+    }
+    // The policy engine is back; the key has used up its generations.
+    const exhausted = await stack.http("POST", `/v1/approvals/${id}/decisions`, headers, { decision: "approve" });
+    assert.equal(exhausted.status, 409, `an exhausted key answered ${exhausted.status} ${JSON.stringify(exhausted.body)}`);
+    assert.equal(exhausted.body.error.code, "idempotency_conflict");
+    assert.equal((await stack.approvals.state(id)).decisions.length, 0);
+    const fresh = await stack.http("POST", `/v1/approvals/${id}/decisions`, { ...headers, "idempotency-key": "click-flaky-2" }, { decision: "approve" });
+    assert.equal(fresh.status, 200, JSON.stringify(fresh.body));
+    assert.equal(fresh.body.status, "approved");
   });
 
   it("a malformed Idempotency-Key is refused and changes nothing", async function () {
