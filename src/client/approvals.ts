@@ -72,8 +72,13 @@ export const DEFAULT_MAX_IN_FLIGHT_UPDATES_PER_WORKFLOW = 5;
 const MAX_REMEMBERED_REDEMPTIONS = 10_000;
 /** How many generations of one caller's Update id are tried after failed outcomes (see `ApprovalsClient.update`). */
 const MAX_UPDATE_GENERATIONS = 8;
-/** Reason codes of a failed approval that the same requestId may file again: infrastructure or time, not a verdict. */
-export const REFILEABLE_FAILURES: readonly string[] = ["token_expired", "unavailable", "internal", "request_stale"];
+/**
+ * Reason codes of a failed approval that the same requestId may file again: infrastructure or time, not a
+ * verdict. Not `request_stale` nor `payload_rejected`: those runs refused their input (a copy started late,
+ * or a forged one), so anyone with write access to the namespace can make them an id's latest run, over a
+ * denied, expired or redeemed approval; re-filing there would reopen it.
+ */
+export const REFILEABLE_FAILURES: readonly string[] = ["token_expired", "unavailable", "internal"];
 
 /** An `Idempotency-Key`: 1-255 visible ASCII characters. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -192,12 +197,15 @@ export class ApprovalsClient {
    * workflow has started). An approval of the same id that ended `failed` for a reason of infrastructure
    * or time ({@link REFILEABLE_FAILURES}) is filed again as a new run, when `sameRequest` says the
    * request is the same; otherwise the existing approval is returned for the caller to compare.
+   * @throws ApprovalError `idempotency_conflict` when the id's latest run refused its input (nothing to compare with).
    */
   async start(input: ApprovalInput, sameRequest: (filed: ApprovalRequest, state: ApprovalState) => boolean): Promise<{ state: ApprovalState; created: boolean }> {
     if (await this.startRun(input, "REJECT_DUPLICATE")) return { state: initialState(input), created: true };
     const description = await this.rpc(() => this.handle(input.approvalId).describe());
     const closed = description.status.name !== "RUNNING";
     const state = closed ? await this.finalState(input.approvalId) : await this.state(input.approvalId);
+    // Such a run holds no request to compare with (and answers no request query).
+    if (refusedInput(state)) throw new ApprovalError("idempotency_conflict", "requestId was already used and cannot be filed again");
     if (closed && state.status === "failed" && REFILEABLE_FAILURES.includes(state.reasonCode ?? "")) {
       if (!sameRequest(await this.request(input.approvalId), state)) return { state, created: false };
       // A concurrent re-filing may win the race; then this call attaches to the run it started.
@@ -485,6 +493,11 @@ export class ApprovalsClient {
     }
     return out;
   }
+}
+
+/** The state of a run that refused its input (see the workflow): it never became an approval. */
+function refusedInput(s: ApprovalState): boolean {
+  return s.status === "failed" && s.tenant === "" && (s.reasonCode === "payload_rejected" || s.reasonCode === "request_stale");
 }
 
 /**

@@ -7,7 +7,9 @@ import { argsSha256 } from "../../src/grants/args-hash.js";
 import { TEST_PRINCIPAL_ISSUER } from "../support/tokens.js";
 import proto from "@temporalio/proto";
 import { randomUUID } from "node:crypto";
-import { AGENT, PAYMENTS_SERVER, refundRequest, startStack, temporalTargetForTests, type TestStack } from "../support/stack.js";
+import { AGENT, PAYMENTS_SERVER, refundRequest, requestPendingRefund, startStack, temporalTargetForTests, type TestStack } from "../support/stack.js";
+import { approvalWorkflow } from "../../workflows/approval.js";
+import type { ApprovalInput } from "../../workflows/definitions.js";
 
 describe("a closed approval re-run from its own history", function () {
   let stack: TestStack;
@@ -74,5 +76,42 @@ describe("a closed approval re-run from its own history", function () {
     assert.equal(final.status, "failed");
     assert.equal(final.reasonCode, "request_stale");
     assert.equal(final.grant, undefined);
+  });
+  it("a stale copy started under a denied approval's id does not make its requestId file a new approval", async function () {
+    const { id, body } = await requestPendingRefund(stack);
+    await stack.decide(id, "bob", "deny", "not this customer");
+    assert.equal((await stack.approvals.state(id)).status, "denied");
+
+    // The attacker (namespace write access) starts a copy of the approval's input more than 10 minutes
+    // after its receipt: the run refuses it as request_stale and becomes the id's latest run.
+    const args = body.arguments as ApprovalInput["arguments"];
+    const copy: ApprovalInput = {
+      approvalId: id,
+      tenant: "acme",
+      tool: "payments.refund",
+      toolAudience: PAYMENTS_SERVER,
+      arguments: args,
+      argsSha256: argsSha256(args),
+      intent: body.intent as ApprovalInput["intent"],
+      principal: { issuer: TEST_PRINCIPAL_ISSUER, subject: "alice" },
+      agent: { spiffeId: AGENT },
+      agentToken: await stack.ids.agentToken(AGENT),
+      defaultDeadlineSeconds: 600,
+      requestedAtMs: Date.now() - 11 * 60 * 1000,
+    };
+    const attack = await stack.client.workflow.start(approvalWorkflow, {
+      workflowId: id,
+      taskQueue: stack.config.temporal.taskQueue,
+      args: [copy],
+      workflowIdReusePolicy: "ALLOW_DUPLICATE",
+    });
+    assert.equal((await attack.result()).reasonCode, "request_stale");
+
+    // The agent retries its filing: the denial stands, nobody is asked again.
+    const again = await stack.http("POST", "/v1/approvals", await stack.agentHeaders("alice"), body);
+    assert.equal(again.status, 409, `a re-filing after the stale copy answered ${again.status} ${JSON.stringify(again.body)}`);
+    assert.equal(again.body.error.code, "idempotency_conflict");
+    const latest = await stack.client.workflow.getHandle(id).describe();
+    assert.equal(latest.runId, attack.firstExecutionRunId, "no new run was started under the denied approval's id");
   });
 });
