@@ -310,7 +310,8 @@ export class ApprovalsClient {
    * outcome when that outcome changed the approval (a success; an attempt still in flight is attached
    * to), and a retry after a failed outcome, which changed nothing but a record, is a new attempt under
    * the next generation of the id (`<id>.1`, `<id>.2`, ...), walked in order so that retries attach in turn.
-   * A past success that `keyed.sameRequest` says answered another request is `idempotency_conflict`.
+   * A success (past, or attached to while sending) that `keyed.sameRequest` says answered another
+   * request is `idempotency_conflict`.
    */
   private async update<R>(
     id: string,
@@ -332,7 +333,11 @@ export class ApprovalsClient {
           }
           updateId = past.next;
         }
-        return await this.persistently(deadline, () => send(this.handle(id), updateId));
+        const outcome = await this.persistently(deadline, () => send(this.handle(id), updateId));
+        // Two requests under one key that both found no past Update both send under its id: Temporal
+        // delivers one and attaches the other to it, whose answer then is the first one's.
+        if (keyed?.sameRequest?.(outcome) === false) throw keyReusedError();
+        return outcome;
       });
     } catch (err) {
       // An Update to a closed workflow that it has not seen fails as "not found" or "already completed"; its last state says why.

@@ -6,6 +6,8 @@ import { Connection, Client } from "@temporalio/client";
 import { ApplicationFailure } from "@temporalio/common";
 import { ApprovalsClient, approvalId, toCodedError } from "../../src/client/approvals.js";
 import type { Activities } from "../../activities/index.js";
+import { signDecision } from "../../src/decisions/assertion.js";
+import type { DecideInput } from "../../workflows/definitions.js";
 import { AGENT, KB_SERVER, refundRequest, requestPendingRefund, startStack, type TestStack } from "../support/stack.js";
 import { TEST_PRINCIPAL_ISSUER } from "../support/tokens.js";
 import { runCli } from "../support/run-cli.js";
@@ -151,6 +153,28 @@ describe("a caller that retries gets its own answer back (real Temporal server)"
     assert.equal(same.status, 200, JSON.stringify(same.body));
     const state = await stack.approvals.state(id);
     assert.deepEqual(state.decisions.map((d) => [d.approver, d.decision]), [["bob", "approve"]]);
+  });
+
+  it("two decisions racing under one approver's key, an approve and a deny, never both answer as done: the one that attached to the other's Update is idempotency_conflict", async function () {
+    const { id } = await requestPendingRefund(stack);
+    // Both past their edge checks at once, as two edges (or two requests of one edge) would be: neither finds
+    // an Update under the key, both send under it, and Temporal delivers one and attaches the other to it.
+    const decision = async (d: "approve" | "deny", reason?: string): Promise<DecideInput> => {
+      const statement = { approvalId: id, approver: "bob", decision: d, via: "api" as const, ...(reason !== undefined ? { reason } : {}) };
+      const signed = await signDecision(stack.services.grantKeys, statement, { issuer: stack.config.issuer });
+      return { approver: "bob", decision: d, via: "api", ...(reason !== undefined ? { reason } : {}), assertion: signed.assertion, jti: signed.jti, expiresAtMs: signed.expiresAtMs };
+    };
+    const [approve, deny] = await Promise.allSettled([
+      stack.approvals.decide(id, await decision("approve"), "click-race"),
+      stack.approvals.decide(id, await decision("deny", "wrong customer"), "click-race"),
+    ]);
+    const state = await stack.approvals.state(id);
+    assert.equal(state.decisions.length, 1);
+    const recorded = state.decisions[0]?.decision;
+    const [won, lost] = recorded === "approve" ? [approve, deny] : [deny, approve];
+    assert.equal(won.status, "fulfilled", String((won as PromiseRejectedResult).reason));
+    assert.equal(lost.status, "rejected", `the decision that was not recorded was answered as done: ${JSON.stringify((lost as PromiseFulfilledResult<unknown>).value)}`);
+    assert.equal((lost.reason as { code?: unknown }).code, "idempotency_conflict");
   });
 
   it("a key whose every generation failed answers a final idempotency_conflict, not an unavailable that retries forever; a new key goes through", async function () {
