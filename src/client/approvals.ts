@@ -117,6 +117,9 @@ export function toCodedError(err: unknown): CountersignError {
     if (isErrorCode(type)) return new CountersignError(type, err.cause.message, { cause: err });
   }
   if (hasGrpcCode(err, 14)) return new CountersignError("unavailable", "Temporal is unreachable", { cause: err });
+  // Still refused for load when the deadline passed (too many Updates in flight on the workflow from
+  // several edges, a namespace rate limit): transient, so the caller is told to retry, not that we broke.
+  if (isResourceExhausted(err)) return new CountersignError("unavailable", "Temporal is busy with this approval", { cause: err });
   if (isDeadlineExceeded(err)) return new CountersignError("unavailable", "Temporal or its workers did not answer in time", { cause: err });
   // Temporal answers a query that no worker is polling for with "no poller seen" (FAILED_PRECONDITION).
   if (hasGrpcCode(err, 9) && /poller/i.test(messages(err))) return new CountersignError("unavailable", "no worker is polling for approvals", { cause: err });

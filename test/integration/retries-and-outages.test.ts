@@ -266,6 +266,12 @@ describe("outages answer fast, with the right code (real Temporal server)", func
     assert.equal(toCodedError(Object.assign(new Error("precondition"), { code: 9 })).code, "internal", "other failed preconditions stay internal");
   });
 
+  it("Temporal refusing for load (RESOURCE_EXHAUSTED: too many Updates in flight, a rate limit) is unavailable with Retry-After, not internal", function () {
+    // What an Update still refused when its deadline passes throws: the SDK's ServiceError over the gRPC status.
+    const refused = Object.assign(new Error("Failed to update workflow"), { cause: Object.assign(new Error("8 RESOURCE_EXHAUSTED: limit on number of concurrent in-flight updates has been reached"), { code: 8 }) });
+    assert.equal(toCodedError(refused).code, "unavailable");
+  });
+
   it("with Temporal unreachable, a client call answers unavailable within the RPC deadline", async function () {
     // Connected as the server and the CLI connect (the SDK's retry bounded to a few attempts).
     const connection = Connection.lazy({ address: "127.0.0.1:9", interceptors: grpcInterceptors() });
