@@ -236,4 +236,21 @@ export const SCENARIOS: readonly PathScenario[] = [
       return id;
     },
   },
+  {
+    fixture: "approval-keyed-retries-redeemed",
+    path: "bob approves with an Idempotency-Key and retries it (the recorded decision again, one Update); the tool server redeems with a key and retries it (the same 200, one Update); a redemption without the key is refused",
+    ends: { status: "redeemed" },
+    async run(stack) {
+      const { id, body } = await requestPendingRefund(stack);
+      const approver = { authorization: `Bearer ${await stack.ids.principalToken("bob", { scope: "countersign:approve" })}`, "idempotency-key": "bob-click-1" };
+      for (let i = 0; i < 2; i++) assert.equal((await stack.http("POST", `/v1/approvals/${id}/decisions`, approver, { decision: "approve" })).body.status, "approved");
+      const redemption = { grant: await stack.grantOf(id), tool: "payments.refund", arguments: body.arguments };
+      const tool = { ...(await stack.toolHeaders()), "idempotency-key": "tool-call-1" };
+      const first = await stack.http("POST", "/v1/grants/redeem", tool, redemption);
+      assert.equal(first.status, 200);
+      assert.deepEqual((await stack.http("POST", "/v1/grants/redeem", tool, redemption)).body, first.body);
+      assert.equal((await redeem(stack, id, body)).code, "grant_already_redeemed");
+      return id;
+    },
+  },
 ];
