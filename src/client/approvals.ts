@@ -3,6 +3,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import {
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -111,7 +112,8 @@ export function approvalId(parts: { tenant: string; agent: string; principalIssu
 export function toCodedError(err: unknown): CountersignError {
   if (err instanceof CountersignError) return err;
   if (err instanceof WorkflowNotFoundError) return new ApprovalError("not_found", "no such approval", { cause: err });
-  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return new CountersignError("unavailable", "no worker answered in time", { cause: err });
+  // No worker answered in time, or this client's Updates on the workflow did not get a slot in time.
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof KeyedLimitTimeout) return new CountersignError("unavailable", "no worker answered in time", { cause: err });
   if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
     const type = err.cause.type;
     if (isErrorCode(type)) return new CountersignError(type, err.cause.message, { cause: err });
@@ -126,23 +128,19 @@ export function toCodedError(err: unknown): CountersignError {
   return new CountersignError("internal", "internal error", { cause: err });
 }
 
+/** An error and its causes, outermost first. */
+function* causes(err: unknown): Generator<{ code?: unknown; message?: unknown }> {
+  for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) yield e;
+}
+
 /** The messages along an error's cause chain, for the few Temporal answers told apart only by text. */
 function messages(err: unknown): string {
-  const out: string[] = [];
-  for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
-    const message = (e as { message?: unknown }).message;
-    if (typeof message === "string") out.push(message);
-  }
-  return out.join(" | ");
+  return [...causes(err)].flatMap((e) => (typeof e.message === "string" ? [e.message] : [])).join(" | ");
 }
 
 /** Whether a gRPC status code from `codes` appears anywhere in the error's cause chain. */
 function hasGrpcCode(err: unknown, ...codes: number[]): boolean {
-  for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "number" && codes.includes(code)) return true;
-  }
-  return false;
+  return [...causes(err)].some((e) => typeof e.code === "number" && codes.includes(e.code));
 }
 
 /** DEADLINE_EXCEEDED or CANCELLED: our own deadline fired. */
@@ -198,9 +196,10 @@ export class ApprovalsClient {
    * File a request: start its approval workflow, or attach to the one already started for the same id.
    * A new approval answers with its opening state at once (no worker needed: filing is durable once the
    * workflow has started). An approval of the same id that ended `failed` for a reason of infrastructure
-   * or time ({@link REFILEABLE_FAILURES}) is filed again as a new run, when `sameRequest` says the
-   * request is the same; otherwise the existing approval is returned for the caller to compare.
-   * @throws ApprovalError `idempotency_conflict` when the id's latest run refused its input (nothing to compare with).
+   * or time ({@link REFILEABLE_FAILURES}) is filed again as a new run; any other existing approval is
+   * returned as it is. Either only when `sameRequest` says the filed request is this one.
+   * @throws ApprovalError `idempotency_conflict` when it is not, or when the id's latest run refused its
+   * input (nothing to compare with).
    */
   async start(input: ApprovalInput, sameRequest: (filed: ApprovalRequest, state: ApprovalState) => boolean): Promise<{ state: ApprovalState; created: boolean }> {
     if (await this.startRun(input, "REJECT_DUPLICATE")) return { state: initialState(input), created: true };
@@ -209,8 +208,8 @@ export class ApprovalsClient {
     const state = closed ? await this.finalState(input.approvalId) : await this.state(input.approvalId);
     // Such a run holds no request to compare with (and answers no request query).
     if (refusedInput(state)) throw new ApprovalError("idempotency_conflict", "requestId was already used and cannot be filed again");
+    if (!sameRequest(await this.request(input.approvalId), state)) throw new ApprovalError("idempotency_conflict", "requestId was already used for a different request");
     if (closed && state.status === "failed" && REFILEABLE_FAILURES.includes(state.reasonCode ?? "")) {
-      if (!sameRequest(await this.request(input.approvalId), state)) return { state, created: false };
       // A concurrent re-filing may win the race; then this call attaches to the run it started.
       if (await this.startRun(input, "ALLOW_DUPLICATE")) return { state: initialState(input), created: true };
       return { state: await this.state(input.approvalId), created: false };
@@ -258,10 +257,12 @@ export class ApprovalsClient {
    */
   private async finalState(id: string): Promise<ApprovalState> {
     try {
-      return await this.rpc(() => this.handle(id).result());
+      return await this.client.withDeadline(Date.now() + this.rpcDeadlineMs, () => this.handle(id).result());
     } catch (err) {
-      if (err instanceof CountersignError && err.code === "not_found") throw err;
-      return this.state(id);
+      // Failed, terminated, timed out: no result, but its state query still answers. Anything else
+      // (Temporal unreachable, the deadline) is the caller's answer, not a second wait.
+      if (err instanceof WorkflowFailedError) return this.state(id);
+      throw toCodedError(err);
     }
   }
 
@@ -345,7 +346,6 @@ export class ApprovalsClient {
     } catch (err) {
       // An Update to a closed workflow that it has not seen fails as "not found" or "already completed"; its last state says why.
       if (isCompletedError(err) || err instanceof WorkflowNotFoundError) throw onClosed(await this.finalState(id));
-      if (err instanceof KeyedLimitTimeout) throw new CountersignError("unavailable", "no worker answered in time", { cause: err });
       throw toCodedError(err);
     }
   }
@@ -384,7 +384,6 @@ export class ApprovalsClient {
       if (!decidedAs(past.outcome, decision)) throw keyReusedError();
       return withoutGrantToken(past.outcome);
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) return undefined;
       throw toCodedError(err);
     }
   }
@@ -448,8 +447,7 @@ export class ApprovalsClient {
         return result;
       });
     } catch (err) {
-      if (err instanceof KeyedLimitTimeout) throw new CountersignError("unavailable", "no worker answered in time", { cause: err });
-      throw err;
+      throw toCodedError(err);
     }
   }
 

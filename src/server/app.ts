@@ -199,9 +199,6 @@ export function createApp(deps: AppDeps): Hono {
       existing.argsSha256 === hash && existing.agentJkt === input.agent.jkt && canonicalText(requestFingerprint(filed)) === canonicalText(requestFingerprint(input));
     const started = await approvals.start(input, sameRequest);
     let state = started.state;
-    if (!started.created && !sameRequest(await approvals.request(id), state)) {
-      throw new ApprovalError("idempotency_conflict", "requestId was already used for a different request");
-    }
     if (started.created) metrics.approvalsCreated.inc({ tool: input.tool });
     if (state.status === "verifying") {
       // Filing is durable once the workflow has started: answer within a short bound, decided if a
