@@ -5,11 +5,7 @@ import { performance } from "node:perf_hooks";
 import { DefaultLogger, Runtime } from "@temporalio/worker";
 import { startDevServer } from "../src/temporal/dev-server.js";
 import { projectRoot, refundRequest, startStack } from "../test/support/stack.js";
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
+import { percentile } from "./stats.js";
 
 function row(name: string, samples: number[]): string {
   const s = [...samples].sort((a, b) => a - b);

@@ -14,6 +14,7 @@ import { ApprovalsClient } from "../src/client/approvals.js";
 import { CountersignError, httpStatusOf } from "../src/errors.js";
 import { startDevServer } from "../src/temporal/dev-server.js";
 import { projectRoot, refundRequest, startStack, type TestStack } from "../test/support/stack.js";
+import { percentile } from "./stats.js";
 
 interface RunResult {
   statuses: Map<string, number>;
@@ -21,11 +22,6 @@ interface RunResult {
   /** Answer times of the refused redemptions only. */
   refusedLatencies: number[];
   finalStatus: string;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 /** CPU-bound child processes, ended again by `stop()` (only these processes, by their own handles). */

@@ -8,7 +8,10 @@ import { ConfigError } from "./errors.js";
 
 const DurationSeconds = z.number().int().positive();
 /** `host:port` (an IPv6 host in brackets), as the Temporal SDK's Prometheus exporter binds it. */
-const HostPortSchema = z.string().regex(/^[A-Za-z0-9._-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/, "host:port");
+const HostPortSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/, "host:port")
+  .refine((v) => Number(v.slice(v.lastIndexOf(":") + 1)) <= 65535, "port must be at most 65535");
 /** No approval waits longer than a year, whatever the config says. */
 const MAX_DEADLINE_CEILING_SECONDS = 365 * 24 * 3600;
 

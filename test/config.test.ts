@@ -110,6 +110,9 @@ describe("config", function () {
     }
     assert.throws(() => resolveConfig({ ...minimal(), server: { workerMetricsAddresses: ["w:1", "w:1"] } }, "c.yaml"), /server\.workerMetricsAddresses: w:1 is listed twice/);
     assert.throws(() => resolveConfig({ ...minimal(), worker: { metricsAddress: "0.0.0.0:9464/x" } }, "c.yaml"), /worker\.metricsAddress: host:port/);
+    // A port no socket can have is refused at load, not found out at bind or scrape time.
+    assert.throws(() => resolveConfig({ ...minimal(), worker: { metricsAddress: "127.0.0.1:99999" } }, "c.yaml"), /worker\.metricsAddress: port must be at most 65535/);
+    assert.equal(resolveConfig({ ...minimal(), worker: { metricsAddress: "127.0.0.1:65535" } }, "c.yaml").worker.metricsAddress, "127.0.0.1:65535");
   });
 
   it("several issuers need distinct subject prefixes so none can name another's users", function () {
