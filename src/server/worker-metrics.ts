@@ -32,6 +32,8 @@ interface Family {
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 const DESCRIPTOR = /^#\s+(HELP|TYPE)\s+([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\s(.*))?$/;
+/** The worker label where a sample's label set names it: at the start or after a comma, outside any quoted value. */
+const OWN_LABEL = new RegExp(`^((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\]|\\\\.)*",)*)${WORKER_ADDRESS_LABEL}=`);
 /** Sample-name suffixes that belong to the family named without them (histograms, summaries, counters). */
 const SUFFIXES = new Set(["_bucket", "_sum", "_count", "_total", "_created"]);
 
@@ -70,7 +72,11 @@ export function mergeWorkerMetrics(scrapes: ReadonlyArray<{ address: string; tex
       if (name === undefined) continue;
       const owner = current !== undefined && belongsTo(name, current) ? current : name;
       const rest = line.slice(name.length);
-      const labelled = rest.startsWith("{") ? `${name}{${label}${rest.startsWith("{}") ? "" : ","}${rest.slice(1)}` : `${name}{${label}}${rest}`;
+      // A sample that already names the label (an endpoint that is itself a countersign /metrics, or
+      // one with such a global tag) keeps it as `exported_worker_address`, as Prometheus does: a label
+      // twice in one sample would make the whole page unreadable.
+      const own = rest.startsWith("{") ? rest.slice(1).replace(OWN_LABEL, `$1exported_${WORKER_ADDRESS_LABEL}=`) : rest;
+      const labelled = rest.startsWith("{") ? `${name}{${label}${rest.startsWith("{}") ? "" : ","}${own}` : `${name}{${label}}${rest}`;
       family(owner).samples.push(labelled);
     }
   }

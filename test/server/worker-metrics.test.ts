@@ -82,6 +82,16 @@ describe("worker metrics on the server's /metrics", function () {
     assert.ok(text.includes(`temporal_worker_task_slots_available{worker_address="${rogue.address}"`));
   });
 
+  it("a sample that already carries worker_address keeps it as exported_worker_address (one label once), also behind a value that mentions it", async function () {
+    const nested = await endpoint(
+      `# TYPE temporal_request counter\ntemporal_request{worker_address="10.0.0.9:9464",operation="Poll"} 4\ntemporal_request{operation="worker_address=\\"x\\"",worker_address="w:1"} 2\n`,
+    );
+    servers.push(nested.server);
+    const text = await new Metrics({ workerMetricsAddresses: [nested.address] }).render();
+    assert.ok(text.includes(`temporal_request{worker_address="${nested.address}",exported_worker_address="10.0.0.9:9464",operation="Poll"} 4\n`), text);
+    assert.ok(text.includes(`temporal_request{worker_address="${nested.address}",operation="worker_address=\\"x\\"",exported_worker_address="w:1"} 2\n`), text);
+  });
+
   it("a worker that refuses connections or answers 500 is reported down and ours are still served", async function () {
     const refused = `127.0.0.1:${await freePort()}`;
     const failing = await endpoint("oops", 500);
