@@ -9,7 +9,12 @@ import type { KeyStore } from "../src/grants/key-store.js";
 import type { ApproveDecision, PolicyEngine, RequestDecision } from "../src/policy/engine.js";
 import type { AgentVerifier, VerifiedAgent } from "../src/auth/verify-agent.js";
 import { verifyDecision } from "../src/decisions/assertion.js";
-import type { DecisionCheckInput, GrantRecord, RequestFactsInput } from "../workflows/definitions.js";
+import type { ApprovalState, DecisionCheckInput, GrantRecord, RequestFactsInput, SlackCardInput, SlackPlan, SlackPlanInput, SlackReplyInput } from "../workflows/definitions.js";
+import { SlackError } from "../src/errors.js";
+import type { SlackCards } from "../src/slack/cards.js";
+
+/** The Slack side effects the workflow asks for (src/slack/cards.ts); absent when Slack is not configured. */
+export type SlackCardsPort = Pick<SlackCards, "plan" | "syncCard" | "reply" | "notifyRequester">;
 
 export interface ActivityDeps {
   policy: PolicyEngine;
@@ -22,6 +27,32 @@ export interface ActivityDeps {
   clockToleranceSeconds: number;
   /** approvals.breakGlass.enabled of the worker's own config: when false, `via: break-glass` decisions are refused here. */
   breakGlassEnabled?: boolean;
+  /** Slack cards; when absent every approval is planned without cards. */
+  slack?: SlackCardsPort;
+}
+
+/**
+ * A failed Slack call as Temporal sees it: `slack_unavailable` is retried, after Slack's Retry-After
+ * when it sent one; `slack_rejected` (bad token, missing channel, …) is final, so the workflow records it.
+ */
+function slackFailure(err: unknown): never {
+  if (err instanceof SlackError) {
+    const retryAfterSeconds = err.detail?.retryAfterSeconds;
+    if (err.code === "slack_unavailable") {
+      throw ApplicationFailure.create({ type: err.code, message: err.message, nonRetryable: false, ...(typeof retryAfterSeconds === "number" ? { nextRetryDelay: `${retryAfterSeconds} seconds` } : {}) });
+    }
+    throw ApplicationFailure.nonRetryable(err.message, err.code);
+  }
+  throw err;
+}
+
+/** A Slack activity: the port's call, failures mapped by slackFailure. */
+async function slackStep<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    slackFailure(err);
+  }
 }
 
 /**
@@ -99,6 +130,7 @@ export function createActivities(deps: ActivityDeps) {
             jti: input.jti,
             reason: input.reason,
             osUser: input.osUser,
+            slack: input.slack,
           },
           { issuer: deps.issuer, clockToleranceSeconds: deps.clockToleranceSeconds },
         );
@@ -118,6 +150,33 @@ export function createActivities(deps: ActivityDeps) {
         Context.current().metricMeter.createCounter("countersign_break_glass_decisions", "decisions", "Break-glass decisions accepted by policy").add(1, { decision: input.decision });
       }
       return verdict;
+    },
+
+    /** Slack: where the approval's cards go, reminders and escalation (no cards without Slack). */
+    planSlackCards(input: SlackPlanInput): Promise<SlackPlan> {
+      return Promise.resolve(deps.slack?.plan(input) ?? { channels: [] });
+    },
+
+    /** Slack: post one card or bring it up to date (at most one per approval and channel). */
+    async syncSlackCard(input: SlackCardInput): Promise<{ ts: string }> {
+      const slack = deps.slack;
+      if (slack === undefined) throw ApplicationFailure.nonRetryable("Slack is not configured on this worker", "slack_rejected");
+      const { workflowNamespace: namespace, attempt } = Context.current().info;
+      return slackStep(() => slack.syncCard(input, { namespace, retry: attempt > 1 }));
+    },
+
+    /** Slack: a thread reply under a card (an accepted decision, a reminder). */
+    async replyInSlackThread(input: SlackReplyInput): Promise<void> {
+      const slack = deps.slack;
+      if (slack === undefined) throw ApplicationFailure.nonRetryable("Slack is not configured on this worker", "slack_rejected");
+      await slackStep(() => slack.reply(input));
+    },
+
+    /** Slack: the requester's direct message about the outcome (nothing when their Slack id is unknown). */
+    async notifySlackRequester(input: { state: ApprovalState }): Promise<{ sent: boolean }> {
+      const slack = deps.slack;
+      if (slack === undefined) return { sent: false };
+      return { sent: await slackStep(() => slack.notifyRequester(input.state)) };
     },
 
     /** Step 6: sign the one-shot grant bound to this exact call. */

@@ -56,6 +56,43 @@ const ToolSchema = z.strictObject({
   redact: z.array(z.string().min(1)).default([]),
 });
 
+const SlackIdSchema = (what: string, prefix: string) => z.string().regex(new RegExp(`^${prefix}[A-Z0-9]{2,32}$`), `a Slack ${what} id (${prefix}…)`);
+
+const SlackTenantSchema = z.strictObject({
+  /** The Slack workspace (team id, `T…`) whose users may decide this tenant's approvals. */
+  teamId: SlackIdSchema("team", "T"),
+  /** Channel id (`C…` or `G…`) of the tenant's approval cards when no group has its own. */
+  channel: z.string().regex(/^[CG][A-Z0-9]{2,32}$/, "a Slack channel id (C… or G…)").optional(),
+  /** Channel per approver group (`Role` id → channel id): each routed group's channel gets a card. */
+  groups: z.record(z.string().min(1), z.string().regex(/^[CG][A-Z0-9]{2,32}$/, "a Slack channel id (C… or G…)")).default({}),
+});
+
+const SlackSchema = z.strictObject({
+  /** Base URL of Slack's Web API (tests point it at a fake). */
+  apiUrl: z.url().default("https://slack.com/api/"),
+  /** Files holding the secrets, when not in SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET / SLACK_APP_TOKEN (never the secrets themselves). */
+  botTokenFile: z.string().min(1).optional(),
+  signingSecretFile: z.string().min(1).optional(),
+  appTokenFile: z.string().min(1).optional(),
+  /** How long one Web API call may take before it is abandoned (and retried by Temporal), in ms. */
+  requestTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+  /** Base URL of the Temporal UI, for the card's link to the approval (`countersign dev` sets its own). */
+  temporalUiUrl: z.url().optional(),
+  /** Map a Slack user to the directory by the email `users.info` returns, when no user has that `slackUserId`. */
+  mapUsersByEmail: z.boolean().default(false),
+  /** Remind the approver channels in the card's thread this often while pending (policy `@remind_every_seconds` wins); 0: never. */
+  reminders: z.strictObject({ everySeconds: z.number().int().min(0).default(0) }).prefault({}),
+  /** Ask `@escalate_to` groups (or `groups` here when no policy names any) after this long pending (policy `@escalate_after_seconds` wins). */
+  escalation: z
+    .strictObject({
+      afterSeconds: DurationSeconds.default(1800),
+      groups: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
+  /** Per tenant: its workspace and approval channels. A tenant not listed gets no cards. */
+  tenants: z.record(z.string().min(1), SlackTenantSchema),
+});
+
 export const ConfigFileSchema = z.strictObject({
   server: z
     .strictObject({
@@ -103,6 +140,8 @@ export const ConfigFileSchema = z.strictObject({
       metricsAddress: HostPortSchema.optional(),
     })
     .prefault({}),
+  /** Approvers decide in Slack (see README "Slack"). Off when absent. */
+  slack: SlackSchema.optional(),
   temporal: z
     .strictObject({
       taskQueue: z.string().min(1).default("countersign"),
@@ -132,8 +171,27 @@ export interface Config {
   payloads: { keyFile: string; keysFromEnv: string | undefined };
   approvals: { deadlineSeconds: number; maxDeadlineSeconds: number; breakGlass: { enabled: boolean } };
   worker: { metricsAddress: string | undefined };
+  /** Slack, when configured; secrets resolved from the environment or the named files. */
+  slack: SlackConfig | undefined;
   temporal: { taskQueue: string; namespace: string | undefined };
   logLevel: string;
+}
+
+export type SlackTenantConfig = z.infer<typeof SlackTenantSchema>;
+export interface SlackConfig {
+  apiUrl: string;
+  /** `xoxb-…`: the bot's token (cards, replies, ephemeral messages, modals). */
+  botToken: string | undefined;
+  /** Verifies that `POST /slack/events` came from Slack (HTTP mode). */
+  signingSecret: string | undefined;
+  /** `xapp-…`: Socket Mode instead of `POST /slack/events`. */
+  appToken: string | undefined;
+  requestTimeoutMs: number;
+  temporalUiUrl: string | undefined;
+  mapUsersByEmail: boolean;
+  reminders: { everySeconds: number };
+  escalation: { afterSeconds: number; groups: string[] };
+  tenants: Record<string, SlackTenantConfig>;
 }
 
 /**
@@ -261,8 +319,42 @@ export function resolveConfig(raw: unknown, path: string): Config {
     },
     approvals: c.approvals,
     worker: { metricsAddress: c.worker.metricsAddress },
+    slack: c.slack === undefined ? undefined : resolveSlack(c.slack, abs, path),
     temporal: { taskQueue: c.temporal.taskQueue, namespace: c.temporal.namespace },
     logLevel: process.env.COUNTERSIGN_LOG_LEVEL ?? process.env.LOG_LEVEL ?? "info",
+  };
+}
+
+/** A secret from the environment variable, else the named file (trimmed), else undefined. */
+function secret(envName: string, file: string | undefined, abs: (p: string) => string, path: string): string | undefined {
+  const fromEnv = nonEmptyEnv(envName);
+  if (fromEnv !== undefined) return fromEnv;
+  if (file === undefined) return undefined;
+  try {
+    const text = readFileSync(abs(file), "utf8").trim();
+    return text === "" ? undefined : text;
+  } catch (cause) {
+    throw new ConfigError("config_invalid", `invalid config ${path}: cannot read the Slack secret file ${abs(file)}`, { cause });
+  }
+}
+
+function resolveSlack(s: z.infer<typeof SlackSchema>, abs: (p: string) => string, path: string): SlackConfig {
+  for (const [tenant, t] of Object.entries(s.tenants)) {
+    if (t.channel === undefined && Object.keys(t.groups).length === 0) {
+      throw new ConfigError("config_invalid", `invalid config ${path}: slack.tenants.${tenant}: name a channel, or a channel per approver group`);
+    }
+  }
+  return {
+    apiUrl: s.apiUrl.endsWith("/") ? s.apiUrl : `${s.apiUrl}/`,
+    botToken: secret("SLACK_BOT_TOKEN", s.botTokenFile, abs, path),
+    signingSecret: secret("SLACK_SIGNING_SECRET", s.signingSecretFile, abs, path),
+    appToken: secret("SLACK_APP_TOKEN", s.appTokenFile, abs, path),
+    requestTimeoutMs: s.requestTimeoutMs,
+    temporalUiUrl: s.temporalUiUrl,
+    mapUsersByEmail: s.mapUsersByEmail,
+    reminders: s.reminders,
+    escalation: s.escalation,
+    tenants: s.tenants,
   };
 }
 

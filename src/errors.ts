@@ -44,11 +44,22 @@ export const ERROR_STATUS = {
   approval_not_pending: 409,
   already_decided: 409,
   idempotency_conflict: 409,
+  /** A policy requires a reason to approve this request (`@approve_reason_required`). */
+  reason_required: 400,
   // grants
   invalid_grant: 401,
   binding_mismatch: 403,
   grant_already_redeemed: 409,
   grant_expired: 410,
+  // Slack (see README "Slack")
+  /** `POST /slack/events` without a valid Slack signature, or with a timestamp outside the 5-minute window. */
+  slack_signature_invalid: 401,
+  /** The Slack user maps to no directory user (or to several, or is in another workspace than the tenant's). */
+  slack_user_unmapped: 403,
+  /** Slack refused a call for good (`invalid_auth`, `channel_not_found`, `not_in_channel`, …). */
+  slack_rejected: 502,
+  /** Slack did not answer, answered 5xx, or rate-limited the call (retried by Temporal). */
+  slack_unavailable: 503,
   // infrastructure
   unavailable: 503,
   internal: 500,
@@ -101,6 +112,8 @@ export class ApprovalError extends CountersignError {}
 export class GrantError extends CountersignError {}
 /** The request itself is malformed. */
 export class RequestError extends CountersignError {}
+/** A Slack Web API call failed, or a Slack user could not be mapped. */
+export class SlackError extends CountersignError {}
 
 /** Wrap anything thrown into a CountersignError, keeping the original as `cause`. */
 export function toCountersignError(err: unknown): CountersignError {

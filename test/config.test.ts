@@ -138,4 +138,41 @@ describe("config", function () {
     const config = loadConfig(new URL("../../examples/tenant/countersign.config.yaml", import.meta.url).pathname);
     assert.ok(Object.keys(config.tools).includes("payments.refund"));
   });
+
+  describe("slack", function () {
+    const withSlack = (slack: Record<string, unknown>) => ({ ...minimal(), slack });
+
+    it("is off when absent, and on with defaults, secrets read from the named files", function () {
+      assert.equal(resolveConfig(minimal(), "/etc/countersign/c.yaml").slack, undefined);
+      const dir = mkdtempSync(join(tmpdir(), "countersign-slack-config-"));
+      writeFileSync(join(dir, "bot"), "xoxb-from-file\n");
+      writeFileSync(join(dir, "secret"), "signing-from-file");
+      const saved = { bot: process.env.SLACK_BOT_TOKEN, secret: process.env.SLACK_SIGNING_SECRET, app: process.env.SLACK_APP_TOKEN };
+      delete process.env.SLACK_BOT_TOKEN;
+      delete process.env.SLACK_SIGNING_SECRET;
+      delete process.env.SLACK_APP_TOKEN;
+      try {
+        const slack = resolveConfig(withSlack({ botTokenFile: "bot", signingSecretFile: "secret", tenants: { acme: { teamId: "T0ACME", channel: "C0APPROVALS" } } }), join(dir, "c.yaml")).slack;
+        assert.equal(slack?.botToken, "xoxb-from-file");
+        assert.equal(slack?.signingSecret, "signing-from-file");
+        assert.equal(slack?.appToken, undefined);
+        assert.equal(slack?.apiUrl, "https://slack.com/api/");
+        assert.deepEqual([slack?.reminders.everySeconds, slack?.escalation.afterSeconds, slack?.mapUsersByEmail], [0, 1800, false]);
+        process.env.SLACK_BOT_TOKEN = "xoxb-from-env";
+        assert.equal(resolveConfig(withSlack({ botTokenFile: "bot", tenants: {} }), join(dir, "c.yaml")).slack?.botToken, "xoxb-from-env", "the environment wins over the file");
+      } finally {
+        for (const [name, value] of [["SLACK_BOT_TOKEN", saved.bot], ["SLACK_SIGNING_SECRET", saved.secret], ["SLACK_APP_TOKEN", saved.app]] as const) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
+      }
+    });
+
+    it("refuses a secret written in the YAML itself, a bad Slack id, a tenant without channels and an unreadable secret file", function () {
+      assert.throws(() => resolveConfig(withSlack({ botToken: "xoxb-inline", tenants: {} }), "/x/c.yaml"), /slack: Unrecognized key/);
+      assert.throws(() => resolveConfig(withSlack({ tenants: { acme: { teamId: "acme", channel: "C0APPROVALS" } } }), "/x/c.yaml"), /slack.tenants.acme.teamId: a Slack team id/);
+      assert.throws(() => resolveConfig(withSlack({ tenants: { acme: { teamId: "T0ACME" } } }), "/x/c.yaml"), /slack.tenants.acme: name a channel/);
+      assert.throws(() => resolveConfig(withSlack({ botTokenFile: "missing-file", tenants: {} }), "/nonexistent/c.yaml"), /cannot read the Slack secret file/);
+    });
+  });
 });

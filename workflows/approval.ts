@@ -14,7 +14,7 @@ import {
   workflowInfo,
 } from "@temporalio/workflow";
 import type { Activities } from "../activities/index.js";
-import type { RequestDecision } from "../src/policy/engine.js";
+import type { RequestDecision, Routing } from "../src/policy/engine.js";
 import {
   approvedBy,
   decideUpdate,
@@ -30,6 +30,7 @@ import {
   stateQuery,
   statusSearchAttribute,
   type ApprovalInput,
+  type ApprovalRequest,
   type ApprovalState,
   type ApprovalStatus,
   type DecideInput,
@@ -38,6 +39,7 @@ import {
   type RedeemInput,
   type RequestFactsInput,
   type RevokeInput,
+  type SlackReplyInput,
 } from "./definitions.js";
 
 // The main path (identity, first policy decision, re-check at quorum, signing) runs as local
@@ -78,6 +80,22 @@ const remote = {
   authorizeDecision: trusted(remoteActivities.authorizeDecision),
 };
 
+// Slack calls (cards, thread replies, the requester's message) run beside the approval, never in its
+// way: Slack being slow or down delays a card, not a decision. Temporal owns the retries (the client
+// makes none), honouring Slack's Retry-After through the failure's next retry delay; permanent errors
+// (`invalid_auth`, `channel_not_found`, …) fail at once and are recorded in `state.slack.errors`.
+const slackActivities = proxyActivities<Activities>({
+  startToCloseTimeout: "30 seconds",
+  scheduleToCloseTimeout: "1 hour",
+  retry: { initialInterval: "1 second", backoffCoefficient: 2, maximumInterval: "30 seconds" },
+});
+const slack = {
+  planSlackCards: trusted(slackActivities.planSlackCards),
+  syncSlackCard: trusted(slackActivities.syncSlackCard),
+  replyInSlackThread: trusted(slackActivities.replyInSlackThread),
+  notifySlackRequester: trusted(slackActivities.notifySlackRequester),
+};
+
 const MAX_NAME_LENGTH = 256;
 /** Refused approve-stage verdicts kept in the state; later refusals are only counted. */
 const MAX_RECORDED_REFUSALS = 20;
@@ -87,6 +105,8 @@ const APPROVER_PATTERN = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,256}$/u;
 const COMPACT_JWS = /^[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,1024}$/;
 /** Patch id: decisions carry edge-signed assertions, count once, and need a routed group (see README). */
 const DECISION_ASSERTIONS_PATCH = "decision-assertions-v1";
+/** Patch id: a pending approval gets Slack cards kept up to date by the workflow, reminders and escalation (see README "Slack"). */
+const SLACK_CARDS_PATCH = "slack-cards-v1";
 
 /**
  * Longest accepted gap between the server receiving a request and its workflow run starting, in ms.
@@ -114,8 +134,45 @@ function refusedInput(workflowId: string, reasonCode: "payload_rejected" | "requ
   };
 }
 
+/** The routing keys that shape the approval's Slack presence, only those a policy set. */
+function cardRoutingOf(routing: Routing): Partial<Pick<Routing, "critical" | "approveReasonRequired" | "remindEverySeconds" | "escalateTo" | "escalateAfterSeconds">> {
+  return {
+    ...(routing.critical !== undefined ? { critical: routing.critical } : {}),
+    ...(routing.approveReasonRequired !== undefined ? { approveReasonRequired: routing.approveReasonRequired } : {}),
+    ...(routing.remindEverySeconds !== undefined ? { remindEverySeconds: routing.remindEverySeconds } : {}),
+    ...(routing.escalateTo !== undefined ? { escalateTo: [...routing.escalateTo] } : {}),
+    ...(routing.escalateAfterSeconds !== undefined ? { escalateAfterSeconds: routing.escalateAfterSeconds } : {}),
+  };
+}
+
+/** What was asked, as approvers see it (the request query's answer and the card's content). */
+function requestOf(input: ApprovalInput): ApprovalRequest {
+  return {
+    tenant: input.tenant,
+    tool: input.tool,
+    arguments: input.arguments,
+    ...(input.target !== undefined ? { target: input.target } : {}),
+    intent: input.intent,
+    ...(input.reason !== undefined ? { reason: input.reason } : {}),
+  };
+}
+
+/** A Slack user and team id as a decision carries them: Slack's own id alphabet, bounded. */
+function isSlackActor(value: unknown): value is { userId: string; teamId: string } {
+  const id = /^[A-Z0-9]{2,32}$/;
+  if (typeof value !== "object" || value === null) return false;
+  const { userId, teamId } = value as Record<string, unknown>;
+  return typeof userId === "string" && id.test(userId) && typeof teamId === "string" && id.test(teamId) && Object.keys(value).length === 2;
+}
+
 function reject(type: string, message: string): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: true });
+}
+
+/** The message of the application failure behind `err` (Slack's own error name is in it), for the audit trail. */
+function failureMessage(err: unknown): string | undefined {
+  const cause = err instanceof ApplicationFailure ? err : (err as { cause?: unknown }).cause;
+  return cause instanceof ApplicationFailure ? cause.message.slice(0, 300) : undefined;
 }
 
 function failureCode(err: unknown): string {
@@ -155,8 +212,15 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     ...(input.target !== undefined ? { target: input.target } : {}),
   };
 
+  /** Bumped on every change a Slack card shows; the card lane re-renders when it moves. */
+  let cardVersion = 0;
+  const changed = (): void => {
+    cardVersion += 1;
+  };
   const setStatus = (status: ApprovalStatus, reasonCode?: string, reason?: string): void => {
+    changed();
     state.status = status;
+    state.statusChangedAtMs = Date.now();
     if (reasonCode !== undefined) state.reasonCode = reasonCode;
     if (reason !== undefined) state.reason = reason;
     upsertSearchAttributes([{ key: statusSearchAttribute, value: status }]);
@@ -194,14 +258,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
 
   // Handlers are registered before the first await so early messages are not rejected.
   setHandler(stateQuery, () => state);
-  setHandler(requestQuery, () => ({
-    tenant: input.tenant,
-    tool: input.tool,
-    arguments: input.arguments,
-    ...(input.target !== undefined ? { target: input.target } : {}),
-    intent: input.intent,
-    ...(input.reason !== undefined ? { reason: input.reason } : {}),
-  }));
+  setHandler(requestQuery, () => requestOf(input));
 
   /** Why a decision arriving now cannot count, if it cannot. Checked before and again after every await. */
   const closedToDecisions = (): { code: string; message: string } | undefined => {
@@ -240,6 +297,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
             via: decision.via,
             ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
             ...(decision.osUser !== undefined ? { osUser: decision.osUser } : {}),
+            ...(decision.slack !== undefined ? { slack: decision.slack } : {}),
             facts,
             approverGroups: state.routing?.approverGroups ?? [],
           });
@@ -266,7 +324,9 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
           groups: verdict.groups ?? [],
           assertionId: jti,
           ...(decision.osUser !== undefined ? { osUser: decision.osUser } : {}),
+          ...(decision.slack !== undefined ? { slack: decision.slack } : {}),
         });
+        changed();
         if (decision.decision === "deny") {
           setStatus("denied", "denied_by_approver", decision.reason);
           return withoutGrantToken(state);
@@ -333,7 +393,12 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
       reject("invalid_request", "reason must be a string of at most 2000 characters");
     }
     if (decision.decision === "deny" && (decision.reason === undefined || decision.reason.trim() === "")) reject("invalid_request", "a denial needs a reason");
+    if (decision.decision === "approve" && state.routing?.approveReasonRequired === true && (decision.reason === undefined || decision.reason.trim() === "")) {
+      reject("reason_required", "policy requires a reason to approve this request");
+    }
     if (decision.osUser !== undefined && (typeof decision.osUser !== "string" || !APPROVER_PATTERN.test(decision.osUser))) reject("invalid_request", "osUser is malformed");
+    if (decision.slack !== undefined && !isSlackActor(decision.slack)) reject("invalid_request", "slack must name a Slack user and team");
+    if ((decision.via === "slack") !== (decision.slack !== undefined)) reject("invalid_request", "a Slack decision names its Slack user and team, and only a Slack decision does");
     if (typeof decision.assertion !== "string" || !COMPACT_JWS.test(decision.assertion)) reject("decision_assertion_invalid", "a decision needs a decision assertion");
     if (typeof decision.jti !== "string" || decision.jti.length === 0 || decision.jti.length > 64) reject("decision_assertion_invalid", "the decision assertion has no jti");
     if (typeof decision.expiresAtMs !== "number" || decision.expiresAtMs <= Date.now()) reject("decision_assertion_invalid", "the decision assertion has expired");
@@ -401,6 +466,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
   setHandler(
     revokeUpdate,
     (r: RevokeInput) => {
+      state.revokedBy = r.by;
       setStatus("revoked", "revoked", r.reason ?? `revoked by ${r.by}`);
       return withoutGrantToken(state);
     },
@@ -415,9 +481,111 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     },
   );
 
+  let cardLane: Promise<void> | undefined;
   await runApproval();
   await condition(allHandlersFinished);
+  // The cards show the final outcome before the approval closes (a Slack outage delays this, never the outcome).
+  await cardLane;
   return state;
+
+  /**
+   * The approval's Slack presence, from the moment it is pending until its cards show the final
+   * status: one card per planned channel (posted, then updated on every change), a thread reply per
+   * accepted decision, reminders while pending, escalation after the configured delay, and a
+   * direct message to the requester on the outcome. Runs beside the approval and never blocks it.
+   */
+  async function runCardLane(): Promise<void> {
+    const routing = state.routing;
+    if (routing === undefined) return;
+    let plan;
+    try {
+      plan = await slack.planSlackCards({
+        tenant: input.tenant,
+        approverGroups: routing.approverGroups,
+        ...(routing.remindEverySeconds !== undefined ? { remindEverySeconds: routing.remindEverySeconds } : {}),
+        ...(routing.escalateTo !== undefined ? { escalateTo: routing.escalateTo } : {}),
+        ...(routing.escalateAfterSeconds !== undefined ? { escalateAfterSeconds: routing.escalateAfterSeconds } : {}),
+      });
+    } catch (err) {
+      log.warn("slack cards could not be planned", { approvalId: input.approvalId, code: failureCode(err) });
+      return;
+    }
+    if (plan.channels.length === 0) return;
+    const cards: NonNullable<ApprovalState["slack"]> = { cards: plan.channels.map((channel) => ({ channel })), remindersSent: 0, errors: [] };
+    state.slack = cards;
+    const failed = (err: unknown, channel?: string): void => {
+      const code = failureCode(err);
+      const message = failureMessage(err);
+      cards.errors.push({ code, ...(message !== undefined ? { message } : {}), ...(channel !== undefined ? { channel } : {}), atMs: Date.now() });
+      log.warn("slack call failed for good", { approvalId: input.approvalId, code, message, channel });
+    };
+    const pendingSince = Date.now();
+    let nextReminderAtMs = plan.remindEverySeconds !== undefined ? pendingSince + plan.remindEverySeconds * 1000 : undefined;
+    let escalateAtMs = plan.escalation !== undefined ? pendingSince + plan.escalation.afterSeconds * 1000 : undefined;
+    let announced = 0;
+    for (;;) {
+      const seen = cardVersion;
+      // Every card, then the thread replies owed: each call is its own activity, retried by Temporal.
+      await Promise.all(
+        cards.cards.map(async (card) => {
+          try {
+            const posted = await slack.syncSlackCard({ channel: card.channel, ...(card.ts !== undefined ? { ts: card.ts } : {}), state: withoutGrantToken(state), request: requestOf(input) });
+            card.ts = posted.ts;
+          } catch (err) {
+            failed(err, card.channel);
+            cards.cards = cards.cards.filter((c) => c !== card);
+          }
+        }),
+      );
+      const owed = state.decisions.slice(announced);
+      announced = state.decisions.length;
+      for (const decision of owed) await replyEverywhere({ kind: "decision", decision });
+      if (state.status !== "pending" && cards.requesterNotified !== true) {
+        cards.requesterNotified = true;
+        try {
+          await slack.notifySlackRequester({ state: withoutGrantToken(state) });
+        } catch (err) {
+          failed(err);
+        }
+      }
+      if (FINAL_STATUSES.includes(state.status) && seen === cardVersion) return;
+      if (cardVersion !== seen) continue;
+      const timers = state.status === "pending" ? [nextReminderAtMs, escalateAtMs].filter((t): t is number => t !== undefined) : [];
+      const wakeAtMs = timers.length > 0 ? Math.min(...timers) : undefined;
+      if (wakeAtMs === undefined) {
+        await condition(() => cardVersion !== seen);
+        continue;
+      }
+      const moved = await condition(() => cardVersion !== seen, Math.max(1, wakeAtMs - Date.now()));
+      if (moved || state.status !== "pending") continue;
+      if (escalateAtMs !== undefined && plan.escalation !== undefined && Date.now() >= escalateAtMs) {
+        escalateAtMs = undefined;
+        const added = plan.escalation.groups.filter((g) => !routing.approverGroups.includes(g));
+        routing.approverGroups.push(...added);
+        cards.escalatedTo = plan.escalation.groups;
+        for (const channel of plan.escalation.channels) if (!cards.cards.some((c) => c.channel === channel)) cards.cards.push({ channel });
+        changed();
+      }
+      if (nextReminderAtMs !== undefined && plan.remindEverySeconds !== undefined && Date.now() >= nextReminderAtMs) {
+        nextReminderAtMs = Date.now() + plan.remindEverySeconds * 1000;
+        cards.remindersSent += 1;
+        await replyEverywhere({ kind: "reminder", deadlineAtMs: routing.deadlineAtMs, approved: approvals(), quorum: routing.quorum });
+      }
+    }
+
+    async function replyEverywhere(reply: SlackReplyInput["reply"]): Promise<void> {
+      await Promise.all(
+        cards.cards.map(async ({ channel, ts }) => {
+          if (ts === undefined) return;
+          try {
+            await slack.replyInSlackThread({ channel, threadTs: ts, tenant: input.tenant, reply });
+          } catch (err) {
+            failed(err, channel);
+          }
+        }),
+      );
+    }
+  }
 
   async function runApproval(): Promise<void> {
     // Read through a function: message handlers change the status between awaits.
@@ -461,8 +629,11 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
         approverGroups: verdict.routing.approverGroups,
         quorum: verdict.routing.quorum,
         deadlineAtMs: Date.now() + deadlineSeconds * 1000,
+        ...cardRoutingOf(verdict.routing),
       };
       setStatus("pending");
+      // Approvals pending before Slack cards existed replay without them.
+      if (patched(SLACK_CARDS_PATCH)) cardLane = runCardLane();
       const settled = await condition(() => current() !== "pending" || quorumReached(), deadlineSeconds * 1000);
       if (!settled) {
         setStatus("expired", "approval_deadline_passed", "no decision before the deadline");

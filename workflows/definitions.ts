@@ -2,7 +2,7 @@
 // attributes and the task queue. Imported by the workflow, the worker, the server and the CLI.
 import { defineSearchAttributeKey, SearchAttributeType } from "@temporalio/common";
 import { defineQuery, defineUpdate } from "@temporalio/workflow";
-import type { RequestFacts } from "../src/policy/engine.js";
+import type { RequestFacts, Routing } from "../src/policy/engine.js";
 
 export const APPROVAL_STATUSES = ["verifying", "pending", "approved", "denied", "expired", "revoked", "redeemed", "failed"] as const;
 export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
@@ -54,6 +54,8 @@ export interface DecisionRecord {
   assertionId?: string;
   /** Break-glass only: the operating-system user who decided. */
   osUser?: string;
+  /** Slack only: the Slack user who clicked, in which workspace. */
+  slack?: { userId: string; teamId: string };
 }
 
 /** The facts policy decides on, as the workflow passes them to the policy activities. */
@@ -103,7 +105,8 @@ export interface ApprovalState {
   requestedAtMs: number;
   /** The workflow's own check of the agent's workload identity (step 1). */
   identity?: { verifiedAtMs: number; trustDomain: string; jkt?: string };
-  routing?: { approverGroups: string[]; quorum: number; deadlineAtMs: number };
+  /** Who must approve, by when; plus the policy's card annotations (critical, reasons, reminders, escalation). */
+  routing?: { approverGroups: string[]; quorum: number; deadlineAtMs: number } & Pick<Routing, "critical" | "approveReasonRequired" | "remindEverySeconds" | "escalateTo" | "escalateAfterSeconds">;
   decisions: DecisionRecord[];
   policy: PolicyRecord[];
   /** Refused decisions beyond the recorded ones (the record is capped so refusals cannot grow it without bound). */
@@ -111,6 +114,59 @@ export interface ApprovalState {
   grant?: GrantRecord;
   redeemedBy?: string;
   redeemedAtMs?: number;
+  /** Who revoked it (the principal or an operator), when revoked. */
+  revokedBy?: string;
+  /** Epoch ms of the last status change (absent in states recorded before it was kept). */
+  statusChangedAtMs?: number;
+  /** The approval's Slack cards, when Slack is configured for its tenant (README "Slack"). */
+  slack?: SlackCardsState;
+}
+
+/** Where an approval's Slack cards are and what happened to them: the workflow is their only writer. */
+export interface SlackCardsState {
+  /** One card per channel; `ts` once posted. */
+  cards: Array<{ channel: string; ts?: string }>;
+  /** Groups asked as well after the escalation delay (also added to `routing.approverGroups`). */
+  escalatedTo?: string[];
+  remindersSent: number;
+  /** The requester's direct message about the outcome was sent (or they have no Slack id). */
+  requesterNotified?: boolean;
+  /** Slack calls that failed for good (`channel_not_found`, `invalid_auth`, …): the audit trail shows them. */
+  errors: Array<{ code: string; message?: string; channel?: string; atMs: number }>;
+}
+
+/** The routing facts that shape an approval's Slack presence (from the policy's annotations). */
+export interface SlackPlanInput {
+  tenant: string;
+  approverGroups: string[];
+  remindEverySeconds?: number;
+  escalateTo?: string[];
+  escalateAfterSeconds?: number;
+}
+
+/** Where an approval's cards go and how it is chased, resolved by the worker's Slack config. */
+export interface SlackPlan {
+  /** Channels that get a card now, without duplicates; empty when Slack is off for the tenant. */
+  channels: string[];
+  remindEverySeconds?: number;
+  escalation?: { groups: string[]; channels: string[]; afterSeconds: number };
+}
+
+/** One card to post or bring up to date. */
+export interface SlackCardInput {
+  channel: string;
+  /** The card's message ts when known; else an existing card carrying the approval id is looked for before posting. */
+  ts?: string;
+  state: ApprovalState;
+  request: ApprovalRequest;
+}
+
+/** A thread reply under a card: an accepted decision, or a reminder while pending. */
+export interface SlackReplyInput {
+  channel: string;
+  threadTs: string;
+  tenant: string;
+  reply: { kind: "decision"; decision: DecisionRecord } | { kind: "reminder"; deadlineAtMs: number; approved: number; quorum: number };
 }
 
 /** The state of a new approval, before its first step: what the workflow starts from and what filing answers at once. */
@@ -172,6 +228,8 @@ export interface DecideInput {
   expiresAtMs?: number;
   /** Break-glass only: the operating-system user (also in the assertion). */
   osUser?: string;
+  /** Slack only: the Slack user and workspace (also in the assertion). */
+  slack?: { userId: string; teamId: string };
 }
 
 /** A decision that passed the Update validator: it names its channel and carries an assertion. */
@@ -187,6 +245,7 @@ export interface DecisionCheckInput {
   via: DecisionChannel;
   reason?: string;
   osUser?: string;
+  slack?: { userId: string; teamId: string };
   facts: RequestFactsInput;
   /** The request's routed approver groups: the approver must be in one of them. */
   approverGroups: string[];

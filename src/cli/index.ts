@@ -116,6 +116,13 @@ function printState(state: ApprovalState): void {
   console.log(safe`${state.id}  ${state.status}${state.reasonCode !== undefined ? ` (${state.reasonCode})` : ""}  tool=${state.tool} tenant=${state.tenant} decisions=${approvers}`);
 }
 
+/** What `dev` says about Slack: how it receives, or how to turn it on. */
+function slackLine(cfg: Config, serverUrl: string): string {
+  if (cfg.slack === undefined) return "off: add a slack: section and SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET (README \"Slack\")";
+  if (cfg.slack.appToken !== undefined) return "on, Socket Mode";
+  return `on, Slack posts to ${cfg.server.publicUrl.replace(/\/+$/, "")}/slack/events (this server: ${serverUrl}/slack/events)`;
+}
+
 export function buildProgram(): Command {
   const program = new Command("countersign")
     .description("A human and a policy between an AI agent and its sensitive actions.")
@@ -145,6 +152,7 @@ countersign dev is ready (${info.readyMs} ms)
   HTTP API      ${info.serverUrl}
   Temporal      ${info.temporalAddress}
   Temporal UI   ${info.temporalUiUrl ?? "(disabled)"}
+  Slack         ${slackLine(cfg, info.serverUrl)}
   config        ${cfg.file}
 
 Try an approval (in another terminal):

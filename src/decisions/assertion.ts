@@ -36,6 +36,9 @@ export const DecisionClaimsSchema = z.strictObject({
   reason_sha256: z.string().regex(/^[A-Za-z0-9_-]{43}$/).optional(),
   /** Break-glass only: the operating-system user who ran the command. */
   os_user: NonEmpty.optional(),
+  /** Slack only: the Slack user who clicked and their workspace (team id). */
+  slack_user: NonEmpty.optional(),
+  slack_team: NonEmpty.optional(),
 });
 export type DecisionClaims = z.infer<typeof DecisionClaimsSchema>;
 
@@ -47,6 +50,14 @@ export interface DecisionStatement {
   via: DecisionChannel;
   reason?: string | undefined;
   osUser?: string | undefined;
+  /** Slack only (required with `via: slack`): who clicked, in which workspace. */
+  slack?: SlackActor | undefined;
+}
+
+/** A Slack user in a workspace, as Slack's signed interaction payload names them. */
+export interface SlackActor {
+  userId: string;
+  teamId: string;
 }
 
 /** A signed assertion and the facts a validator needs without verifying it (they must match its claims). */
@@ -87,7 +98,9 @@ export async function signDecision(
     exp: iat + ttl,
     ...(statement.reason !== undefined ? { reason_sha256: reasonDigest(statement.reason) } : {}),
     ...(statement.osUser !== undefined ? { os_user: statement.osUser } : {}),
+    ...(statement.slack !== undefined ? { slack_user: statement.slack.userId, slack_team: statement.slack.teamId } : {}),
   });
+  if ((statement.via === "slack") !== (statement.slack !== undefined)) throw new TypeError("a Slack decision names its Slack user and team, and only a Slack decision does");
   const { kid, key } = keys.signingKey();
   const assertion = await new SignJWT(claims).setProtectedHeader({ alg: GRANT_ALG, typ: DECISION_TYP, kid }).sign(key);
   return { assertion, jti: claims.jti, expiresAtMs: claims.exp * 1000 };
@@ -102,7 +115,7 @@ function invalid(reason: string, cause?: unknown): AuthError {
  * exactly {@link DECISION_TYP}, `alg` EdDSA, a known `kid`), the signature, `iss`, `aud`, lifetime
  * (`iat` not in the future, `exp` not passed, at most {@link DECISION_MAX_TTL_SECONDS} long, each
  * within `clockToleranceSeconds`), the exact claim set, then approval id, approver, decision, channel,
- * reason digest and `jti` against `expected`. Single use is the workflow's part (it remembers `jti`s).
+ * reason digest, `jti` and (for `via: slack`, where they are required) the Slack user and team against `expected`. Single use is the workflow's part (it remembers `jti`s).
  * @throws AuthError `decision_assertion_invalid` (`detail.reason` says what, never the token).
  */
 export async function verifyDecision(
@@ -146,6 +159,9 @@ export async function verifyDecision(
     c.jti !== expected.jti && "jti",
     c.reason_sha256 !== (expected.reason === undefined ? undefined : reasonDigest(expected.reason)) && "reason",
     c.os_user !== expected.osUser && "os_user",
+    c.slack_user !== expected.slack?.userId && "slack_user",
+    c.slack_team !== expected.slack?.teamId && "slack_team",
+    c.via === "slack" && (c.slack_user === undefined || c.slack_team === undefined) && "slack",
   ].filter((m): m is string => m !== false);
   if (mismatched.length > 0) throw invalid(`mismatch: ${mismatched.join(", ")}`);
   return c;

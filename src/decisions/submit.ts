@@ -22,7 +22,8 @@ export interface DecisionEdge {
  * workflow: `not_found` (also for an approver outside the approval's tenant or unknown to the
  * directory), `already_decided` (quorum met, a denial accepted, or this approver already decided),
  * `approval_not_pending`, `approver_not_entitled` (in none of the routed groups, or not permitted by
- * the approve policies), `self_approval_forbidden`, `policy_unavailable`. Otherwise signs a
+ * the approve policies), `self_approval_forbidden`, `policy_unavailable`, `reason_required` (an
+ * approval without a reason where a policy says `@approve_reason_required`). Otherwise signs a
  * decision assertion and sends it; the workflow's own refusals come back with their codes.
  * With `opts.idempotencyKey` (the approver's `Idempotency-Key`, or Slack's action), a retry of a
  * decision that was recorded answers with the recorded outcome instead (see `ApprovalsClient.update`),
@@ -35,7 +36,32 @@ export async function submitDecision(edge: DecisionEdge, statement: DecisionStat
   // A retry of a decision that was recorded (its answer lost) gets that answer, not `already_decided`.
   const past = key !== undefined ? await edge.approvals.pastDecision(id, statement, key) : undefined;
   if (past !== undefined) return past;
-  const state = await edge.approvals.state(id);
+  const state = await checkDecision(edge, statement);
+  if (statement.decision === "approve" && state.routing?.approveReasonRequired === true && (statement.reason === undefined || statement.reason.trim() === "")) {
+    throw new ApprovalError("reason_required", "policy requires a reason to approve this request");
+  }
+  const signed = await signDecision(edge.grantKeys, statement, { issuer: edge.issuer });
+  return edge.approvals.decide(id, {
+    approver: statement.approver,
+    decision: statement.decision,
+    via: statement.via,
+    ...(statement.reason !== undefined ? { reason: statement.reason } : {}),
+    ...(statement.osUser !== undefined ? { osUser: statement.osUser } : {}),
+    ...(statement.slack !== undefined ? { slack: statement.slack } : {}),
+    assertion: signed.assertion,
+    jti: signed.jti,
+    expiresAtMs: signed.expiresAtMs,
+  }, key);
+}
+
+/**
+ * The edge's pre-checks of `submitDecision`, without deciding: whether `statement.approver` could
+ * decide approval `statement.approvalId` now. Slack runs them before it opens the reason modal, so a
+ * clicker who cannot decide is told at once. Same refusals as `submitDecision` (bar idempotency).
+ * @returns the approval's state as read.
+ */
+export async function checkDecision(edge: DecisionEdge, statement: Pick<DecisionStatement, "approvalId" | "approver">): Promise<ApprovalState> {
+  const state = await edge.approvals.state(statement.approvalId);
   // Outside the approval's tenant (or unknown to the directory) an approval is indistinguishable
   // from a missing one: no status, no decision count, no policy name. Only an unavailable policy
   // is said as such, since that says nothing about this approval.
@@ -61,15 +87,5 @@ export async function submitDecision(edge: DecisionEdge, statement: DecisionStat
     approverGroups: state.routing.approverGroups,
   });
   if (verdict.decision !== "allow") throw new PolicyError(verdict.reason, verdict.message);
-  const signed = await signDecision(edge.grantKeys, statement, { issuer: edge.issuer });
-  return edge.approvals.decide(id, {
-    approver: statement.approver,
-    decision: statement.decision,
-    via: statement.via,
-    ...(statement.reason !== undefined ? { reason: statement.reason } : {}),
-    ...(statement.osUser !== undefined ? { osUser: statement.osUser } : {}),
-    assertion: signed.assertion,
-    jti: signed.jti,
-    expiresAtMs: signed.expiresAtMs,
-  }, key);
+  return state;
 }

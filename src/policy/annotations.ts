@@ -1,5 +1,7 @@
 // Routing annotations on policies (@approval, @approvers, @quorum, @deadline_seconds,
-// @allow_self_approval): parsed and checked when the policy set loads, combined per decision.
+// @allow_self_approval, and for the Slack card @critical, @approve_reason_required,
+// @remind_every_seconds, @escalate_to, @escalate_after_seconds): parsed and checked when the policy
+// set loads, combined per decision.
 import { z } from "zod";
 
 const PositiveIntegerText = (name: string) =>
@@ -7,6 +9,12 @@ const PositiveIntegerText = (name: string) =>
     .string()
     .regex(/^[1-9][0-9]{0,8}$/, `@${name} must be a positive whole number written in digits, e.g. "2"`)
     .transform(Number);
+
+const BooleanText = (name: string) =>
+  z
+    .enum(["true", "false"], { error: `@${name} must be "true" or "false"` })
+    .transform((value) => value === "true")
+    .default(false);
 
 /** The annotations countersign reads; other annotations (@id, @description, …) pass untouched. */
 const RoutingAnnotationsSchema = z.object({
@@ -20,10 +28,16 @@ const RoutingAnnotationsSchema = z.object({
     .default([]),
   quorum: PositiveIntegerText("quorum").optional(),
   deadline_seconds: PositiveIntegerText("deadline_seconds").optional(),
-  allow_self_approval: z
-    .enum(["true", "false"], { error: '@allow_self_approval must be "true" or "false"' })
-    .transform((value) => value === "true")
-    .default(false),
+  allow_self_approval: BooleanText("allow_self_approval"),
+  critical: BooleanText("critical"),
+  approve_reason_required: BooleanText("approve_reason_required"),
+  remind_every_seconds: PositiveIntegerText("remind_every_seconds").optional(),
+  escalate_to: z
+    .string()
+    .transform((value) => value.split(",").map((group) => group.trim()))
+    .pipe(z.array(z.string().min(1, '@escalate_to must be a comma-separated list of Role ids, e.g. "finance-leads"')))
+    .optional(),
+  escalate_after_seconds: PositiveIntegerText("escalate_after_seconds").optional(),
 });
 
 /** One policy's routing, with defaults applied (approval required, no groups, no quorum/deadline). */
@@ -36,6 +50,15 @@ export interface PolicyRouting {
   deadlineSeconds: number | undefined;
   /** Whether an approver may approve their own request under this policy. */
   allowSelfApproval: boolean;
+  /** The tool is critical: the Slack card's Approve button asks for confirmation. */
+  critical: boolean;
+  /** An approval needs a reason too (a denial always does). */
+  approveReasonRequired: boolean;
+  /** Remind the approver channels this often while pending, in seconds (else the `slack.reminders` default). */
+  remindEverySeconds: number | undefined;
+  /** Groups asked as well once the approval has waited `escalateAfterSeconds` (else the `slack.escalation` default). */
+  escalateTo: string[] | undefined;
+  escalateAfterSeconds: number | undefined;
 }
 
 /**
@@ -54,13 +77,50 @@ export function parsePolicyRouting(annotations: Record<string, string>): PolicyR
     quorum: a.quorum,
     deadlineSeconds: a.deadline_seconds,
     allowSelfApproval: a.allow_self_approval,
+    critical: a.critical,
+    approveReasonRequired: a.approve_reason_required,
+    remindEverySeconds: a.remind_every_seconds,
+    escalateTo: a.escalate_to,
+    escalateAfterSeconds: a.escalate_after_seconds,
   };
 }
 
 /** Routing of an allowed request when several permits determine it. */
 export type CombinedRouting =
   | { approval: "none" }
-  | { approval: "required"; approverGroups: string[]; quorum: number; deadlineSeconds: number | undefined };
+  | ({ approval: "required"; approverGroups: string[]; quorum: number; deadlineSeconds: number | undefined } & CardRouting);
+
+/**
+ * How the approval is presented and chased (Slack card, reminders, escalation), combined from the
+ * determining permits: `critical` and `approveReasonRequired` if any says so, the shortest reminder
+ * interval and escalation delay, the union of escalation groups. Absent when no policy says.
+ */
+export interface CardRouting {
+  critical?: true;
+  approveReasonRequired?: true;
+  remindEverySeconds?: number;
+  escalateTo?: string[];
+  escalateAfterSeconds?: number;
+}
+
+function smallest(values: Array<number | undefined>): number | undefined {
+  const set = values.filter((v): v is number => v !== undefined);
+  return set.length === 0 ? undefined : Math.min(...set);
+}
+
+/** The card routing of the determining permits (see CardRouting); only the keys some policy sets. */
+export function combineCardRouting(policies: PolicyRouting[]): CardRouting {
+  const escalateTo = [...new Set(policies.flatMap((p) => p.escalateTo ?? []))];
+  const remindEverySeconds = smallest(policies.map((p) => p.remindEverySeconds));
+  const escalateAfterSeconds = smallest(policies.map((p) => p.escalateAfterSeconds));
+  const routing: CardRouting = {};
+  if (policies.some((p) => p.critical)) routing.critical = true;
+  if (policies.some((p) => p.approveReasonRequired)) routing.approveReasonRequired = true;
+  if (remindEverySeconds !== undefined) routing.remindEverySeconds = remindEverySeconds;
+  if (escalateTo.length > 0) routing.escalateTo = escalateTo;
+  if (escalateAfterSeconds !== undefined) routing.escalateAfterSeconds = escalateAfterSeconds;
+  return routing;
+}
 
 /**
  * Combine the routing of the determining permits: approval is required if any requires it
@@ -77,5 +137,6 @@ export function combineRouting(policies: PolicyRouting[]): CombinedRouting {
     approverGroups,
     quorum,
     deadlineSeconds: deadlines.length === 0 ? undefined : Math.min(...deadlines),
+    ...combineCardRouting(policies),
   };
 }

@@ -44,6 +44,10 @@ export interface Directory {
   usersInGroup(group: string): string[];
   /** Ids of every `Role` the user is in, directly or through parents (Cedar's `in`), sorted; empty for an unknown user. */
   rolesOf(userId: string): string[];
+  /** Ids of the users whose `slackUserId` is `slackUserId`, sorted (more than one is ambiguous: the caller refuses). */
+  usersBySlackId(slackUserId: string): string[];
+  /** Ids of the users whose `email` is `email` (compared case-insensitively), sorted. */
+  usersByEmail(email: string): string[];
 }
 
 function stringAttr(attrs: Record<string, unknown>, name: string): string | undefined {
@@ -135,6 +139,19 @@ export function parseDirectory(file: string, text: string, schemaText: string): 
     user(id) {
       const user = users.get(id);
       return user === undefined ? undefined : { ...user, roles: [...user.roles] };
+    },
+    usersBySlackId(slackUserId) {
+      return [...users.values()]
+        .filter((user) => user.slackUserId === slackUserId)
+        .map((user) => user.id)
+        .sort();
+    },
+    usersByEmail(email) {
+      const wanted = email.toLowerCase();
+      return [...users.values()]
+        .filter((user) => user.email?.toLowerCase() === wanted)
+        .map((user) => user.id)
+        .sort();
     },
     usersInGroup(group) {
       return [...users.values()]

@@ -48,6 +48,15 @@ export interface Routing {
   quorum: number;
   /** Approval deadline in seconds; absent when no policy sets one (the caller applies its default). */
   deadlineSeconds?: number;
+  /** Slack card: Approve asks for confirmation (`@critical`). */
+  critical?: true;
+  /** Approving needs a reason too (`@approve_reason_required`). */
+  approveReasonRequired?: true;
+  /** `@remind_every_seconds`: remind the approver channels this often while pending. */
+  remindEverySeconds?: number;
+  /** `@escalate_to`: groups asked as well after `escalateAfterSeconds` (`@escalate_after_seconds`). */
+  escalateTo?: string[];
+  escalateAfterSeconds?: number;
 }
 
 /** Decision on `Action::"request"`. `policyIds` are the determining policies (sorted). */
@@ -96,6 +105,10 @@ export interface PolicyEngine {
    * unavailable. Spans tenants: filter by `user(id).tenant`; `authorizeApproval` enforces it anyway.
    */
   usersInGroup(group: string): string[];
+  /** Ids of the users with this `slackUserId` (Slack identity mapping), sorted; empty while unavailable. */
+  usersBySlackId(slackUserId: string): string[];
+  /** Ids of the users with this email (case-insensitive), sorted; empty while unavailable. */
+  usersByEmail(email: string): string[];
 }
 
 type Loaded<T> = { ok: true; value: T } | { ok: false; error: ConfigError };
@@ -201,6 +214,14 @@ export function loadPolicyEngine(opts: PolicyEngineOptions): PolicyEngine {
     user(id) {
       const state = current();
       return "unavailable" in state ? undefined : state.directory.user(id);
+    },
+    usersBySlackId(slackUserId) {
+      const state = current();
+      return "unavailable" in state ? [] : state.directory.usersBySlackId(slackUserId);
+    },
+    usersByEmail(email) {
+      const state = current();
+      return "unavailable" in state ? [] : state.directory.usersByEmail(email);
     },
     usersInGroup(group) {
       const state = current();

@@ -11,6 +11,7 @@ import { listen, type RunningHttpServer } from "../server/serve.js";
 import { freePort, startDevServer, type DevServer } from "../temporal/dev-server.js";
 import { connectClient, connectWorker, temporalTarget, type TemporalTarget } from "../temporal/connection.js";
 import { createApprovalWorker } from "../../worker/worker.js";
+import { createSlackEdge, type RunningSlackEdge } from "../slack/app.js";
 import { removeDevRecord, writeDevRecord } from "./dev-record.js";
 import { activityDeps, buildServices, type Services } from "./services.js";
 
@@ -39,7 +40,7 @@ export function installRuntime(logger: Logger, metricsAddress?: string): void {
   runtimeInstalled = true;
 }
 
-export async function startWorker(services: Services, target: TemporalTarget): Promise<{ worker: Worker; done: Promise<void> }> {
+export async function startWorker(services: Services, target: TemporalTarget, logger?: Logger): Promise<{ worker: Worker; done: Promise<void> }> {
   const connection = await connectWorker(target);
   let worker: Worker;
   try {
@@ -48,7 +49,7 @@ export async function startWorker(services: Services, target: TemporalTarget): P
       namespace: target.namespace,
       taskQueue: services.config.temporal.taskQueue,
       dataConverter: services.workerDataConverter,
-      deps: activityDeps(services),
+      deps: activityDeps(services, logger),
     });
   } catch (err) {
     await connection.close();
@@ -68,28 +69,40 @@ export async function startServer(
   const { client, connection } = await connectClient(target, services.dataConverter);
   const approvals = new ApprovalsClient(client, services.config.temporal.taskQueue);
   const metrics = new Metrics({ defaultMetrics: true, workerMetricsAddresses, logger });
-  const app = createApp({ services, approvals, logger, metrics });
+  let slack: RunningSlackEdge | undefined;
   let http: RunningHttpServer;
   try {
+    slack = slackEdgeOf(services, approvals, logger, metrics);
+    const app = createApp({ services, approvals, logger, metrics, ...(slack?.http !== undefined ? { slack: slack.http } : {}) });
     http = await listen(app, services.config.server.host, services.config.server.port);
+    await slack?.start();
   } catch (err) {
     await connection.close();
     throw err;
   }
+  if (slack !== undefined) logger.info({ mode: slack.mode }, "slack edge running");
   return {
     ...http,
     async closeAll() {
+      await slack?.stop().catch((err: unknown) => logger.error({ err }, "stopping the Slack edge failed"));
       await http.close();
       await connection.close();
     },
   };
 }
 
+/** The Slack edge of a server, when `slack` is configured (fails fast when its secrets are missing). */
+function slackEdgeOf(services: Services, approvals: ApprovalsClient, logger: Logger, metrics: Metrics): RunningSlackEdge | undefined {
+  const slack = services.config.slack;
+  if (slack === undefined) return undefined;
+  return createSlackEdge({ slack, tools: services.config.tools, approvals, policy: services.policy, grantKeys: services.grantKeys, issuer: services.config.issuer, logger, metrics });
+}
+
 /** `countersign worker`: run until a signal, then drain. */
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
   installRuntime(logger, config.worker.metricsAddress);
   const services = await buildServices(config, { createMissingKeys: false });
-  const { worker, done } = await startWorker(services, temporalTarget(config));
+  const { worker, done } = await startWorker(services, temporalTarget(config), logger);
   logger.info({ taskQueue: config.temporal.taskQueue }, "worker running");
   await Promise.race([untilSignal(), done]);
   stopWorker(worker);
@@ -133,7 +146,10 @@ export async function runDev(config: Config, logger: Logger, opts: { projectRoot
       log: (msg) => logger.info(msg),
     });
     const target = temporalTarget(config, { address: temporal.address, namespace: temporal.namespace });
-    worker = await startWorker(services, target);
+    // The cards link to the approval in the UI this command runs, unless the config names another.
+    const slack = services.config.slack;
+    if (slack !== undefined && slack.temporalUiUrl === undefined && temporal.uiUrl !== undefined) slack.temporalUiUrl = temporal.uiUrl;
+    worker = await startWorker(services, target, logger);
     server = await startServer(services, target, logger, [scrapeAddress(workerMetricsAddress), ...config.server.workerMetricsAddresses]);
     writeDevRecord({
       configFile: config.file,

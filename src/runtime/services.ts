@@ -10,6 +10,9 @@ import { ensurePayloadKeys, loadPayloadKeys } from "../codec/payload-keys.js";
 import { ensureKeyStore, loadKeyStore, type KeyStore } from "../grants/key-store.js";
 import { loadPolicyEngine, type PolicyEngine } from "../policy/engine.js";
 import type { ActivityDeps } from "../../activities/index.js";
+import type { Logger } from "../log.js";
+import { SlackCards } from "../slack/cards.js";
+import { createSlackClient } from "../slack/web.js";
 
 export interface Services {
   config: Config;
@@ -51,9 +54,18 @@ export function policyEngineOf(config: Config): PolicyEngine {
   return loadPolicyEngine({ policiesDir: config.policiesDir, directoryFile: config.directoryFile, maxDeadlineSeconds: config.approvals.maxDeadlineSeconds });
 }
 
+/** The Slack card writer of a worker, when Slack is configured (and has a bot token). */
+export function slackCardsOf(services: Services, logger?: Logger): SlackCards | undefined {
+  const slack = services.config.slack;
+  if (slack?.botToken === undefined) return undefined;
+  return new SlackCards({ slack, tools: services.config.tools, policy: services.policy, client: createSlackClient(slack, slack.botToken, logger) });
+}
+
 /** What the activities need, taken from the services. */
-export function activityDeps(services: Services): ActivityDeps {
+export function activityDeps(services: Services, logger?: Logger): ActivityDeps {
+  const slack = slackCardsOf(services, logger);
   return {
+    ...(slack !== undefined ? { slack } : {}),
     policy: services.policy,
     verifyAgent: services.verifyAgent,
     grantKeys: services.grantKeys,

@@ -22,6 +22,7 @@ import { parseStrictJson } from "./strict-json.js";
 import { ApprovalIdSchema, CreateApprovalBodySchema, DecisionBodySchema, RedeemBodySchema, RevokeBodySchema, WaitQuerySchema } from "./schemas.js";
 import { submitDecision } from "../decisions/submit.js";
 import { approvalView } from "./view.js";
+import { SLACK_BODY_LIMIT_BYTES, type HttpSlackReceiver } from "../slack/receiver.js";
 
 /** Request header by which the CLI labels its decisions `via: cli` (a label, not a proof: the token is the proof). */
 const CLIENT_HEADER = "countersign-client";
@@ -35,6 +36,8 @@ export interface AppDeps {
   approvals: ApprovalsClient;
   logger: Logger;
   metrics?: Metrics;
+  /** Slack's receiver for `POST /slack/events` (HTTP mode); without it the route answers 404. */
+  slack?: HttpSlackReceiver;
 }
 
 /**
@@ -115,6 +118,17 @@ export function createApp(deps: AppDeps): Hono {
         // say so, or a keep-alive client sends its next request into a socket about to close.
         c.header("Connection", "close");
         throw new RequestError("payload_too_large", `body larger than ${services.config.server.bodyLimitBytes} bytes`);
+      },
+    }),
+  );
+
+  app.use(
+    "/slack/*",
+    bodyLimit({
+      maxSize: SLACK_BODY_LIMIT_BYTES,
+      onError: (c) => {
+        c.header("Connection", "close");
+        throw new RequestError("payload_too_large", `body larger than ${SLACK_BODY_LIMIT_BYTES} bytes`);
       },
     }),
   );
@@ -301,6 +315,21 @@ export function createApp(deps: AppDeps): Hono {
     } finally {
       metrics.redemptions.inc({ outcome });
     }
+  });
+
+  // Slack's events and interactivity, signed with the app's signing secret (README "Slack").
+  app.post("/slack/events", async (c) => {
+    const receiver = deps.slack;
+    if (receiver === undefined) throw new RequestError("not_found", "Slack is not configured on this server");
+    const answer = await receiver.handle({
+      rawBody: await c.req.text(),
+      contentType: c.req.header("content-type"),
+      signature: c.req.header("x-slack-signature"),
+      timestamp: c.req.header("x-slack-request-timestamp"),
+      retryNum: c.req.header("x-slack-retry-num"),
+      retryReason: c.req.header("x-slack-retry-reason"),
+    });
+    return c.body(answer.body, answer.status as 200, answer.contentType !== undefined ? { "content-type": answer.contentType } : {});
   });
 
   app.get("/.well-known/jwks.json", async (c) => {

@@ -62,4 +62,18 @@ describe("decision assertions", function () {
     // Relabelled with the assertion's typ, its claims still are not an assertion's.
     await refused(await forge({ ...grant.claims }), { ...statement, jti: grant.jti }, /claim|claims/);
   });
+
+  it("a Slack decision states its Slack user and team, and verification refuses another user, another team or none", async function () {
+    const slack = { ...statement, via: "slack" as const, slack: { userId: "U0BOB", teamId: "T0ACME" } };
+    const signed = await signDecision(keys, slack, { issuer: ISSUER });
+    const claims = await verifyDecision(keys, signed.assertion, { ...slack, jti: signed.jti }, opts);
+    assert.deepEqual([claims.slack_user, claims.slack_team], ["U0BOB", "T0ACME"]);
+    await refused(signed.assertion, { ...slack, slack: { userId: "U0CAROL", teamId: "T0ACME" }, jti: signed.jti }, /slack_user/);
+    await refused(signed.assertion, { ...slack, slack: { userId: "U0BOB", teamId: "T0OTHER" }, jti: signed.jti }, /slack_team/);
+    // A forged Slack decision without the Slack claims never verifies, even signed by our key.
+    const now = Math.floor(Date.now() / 1000);
+    const bare = await forge({ iss: ISSUER, aud: DECISION_AUDIENCE, sub: "bob", approval_id: "appr_1", decision: "approve", via: "slack", jti: "j".repeat(20), iat: now, exp: now + 30, reason_sha256: undefined });
+    await refused(bare, { approvalId: "appr_1", approver: "bob", decision: "approve", via: "slack", jti: "j".repeat(20) }, /slack/);
+    await assert.rejects(signDecision(keys, { ...statement, via: "slack" }, { issuer: ISSUER }), TypeError, "the edge cannot sign a Slack decision without the Slack user");
+  });
 });

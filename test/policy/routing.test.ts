@@ -87,4 +87,28 @@ describe("policy routing annotations", () => {
     assert.equal(decision.decision, "allow");
     assert.deepEqual(decision.policyIds, ["many.cedar:11"]);
   });
+
+  it("card annotations: critical and reason-required if any permit says so, the shortest reminder and escalation delay, the union of escalation groups", () => {
+    const engine = engineWith({
+      "a.cedar": `@id("a") @approvers("payments-approver") @critical("true") @remind_every_seconds("600") @escalate_to("finance") @escalate_after_seconds("900") ${refundScope};`,
+      "b.cedar": `@id("b") @approvers("payments-approver") @approve_reason_required("true") @remind_every_seconds("300") @escalate_to("finance, leads") ${refundScope};`,
+    });
+    const decision = engine.authorizeRequest(facts());
+    assert.equal(decision.decision, "allow");
+    assert.ok(decision.decision === "allow" && decision.approval === "required");
+    assert.deepEqual(decision.routing, {
+      approverGroups: ["payments-approver"],
+      quorum: 1,
+      critical: true,
+      approveReasonRequired: true,
+      remindEverySeconds: 300,
+      escalateTo: ["finance", "leads"],
+      escalateAfterSeconds: 900,
+    });
+  });
+
+  it("a malformed card annotation is refused when the policies load", () => {
+    assert.throws(() => engineWith({ "p.cedar": `@approvers("payments-approver") @critical("yes") ${refundScope};` }), /@critical must be "true" or "false"/);
+    assert.throws(() => engineWith({ "p.cedar": `@approvers("payments-approver") @remind_every_seconds("0") ${refundScope};` }), /@remind_every_seconds must be a positive whole number/);
+  });
 });

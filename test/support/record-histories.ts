@@ -17,7 +17,9 @@ const { History } = proto.temporal.api.history.v1;
 
 async function record(scenario: PathScenario): Promise<void> {
   const started: { stack?: TestStack } = {};
+  const outside = await scenario.services?.();
   const stack = await startStack({
+    ...outside?.options,
     ...scenario.options?.(() => {
       assert.ok(started.stack !== undefined, "the stack has started");
       return started.stack;
@@ -38,6 +40,7 @@ async function record(scenario: PathScenario): Promise<void> {
     writeFileSync(fixtureFile(scenario.fixture), History.encode(history).finish(), { flag: "wx" });
   } finally {
     await stack.stop();
+    await outside?.close();
   }
 }
 

@@ -8,6 +8,8 @@ import { WorkflowUpdateFailedError } from "@temporalio/client";
 import { ApplicationFailure } from "@temporalio/common";
 import { signDecision } from "../../src/decisions/assertion.js";
 import { decideUpdate, type ApprovalStatus, type DecideInput } from "../../workflows/definitions.js";
+import { APPROVE_ACTION_ID } from "../../src/slack/card.js";
+import { blockActionPayload, interactionBody, slackSignatureHeaders, startFakeSlack, type FakeSlack } from "./fake-slack.js";
 import { AGENT, KB_SERVER, projectRoot, refundRequest, requestPendingRefund, type StackOptions, type TestStack } from "./stack.js";
 
 export const historiesDir = join(projectRoot, "test", "fixtures", "histories");
@@ -27,6 +29,8 @@ export interface PathScenario {
   ends: { status: ApprovalStatus; reasonCode?: string };
   /** Harness options the path needs (a short deadline or grant TTL, a wrapped activity); `stack` is usable once started. */
   options?: (stack: () => TestStack) => StackOptions;
+  /** Outside services the path needs for its stack (a fake Slack), started before it and closed after. */
+  services?: () => Promise<{ options: StackOptions; close(): Promise<void> }>;
   /** Drive one approval down the path. Resolves with its id; its workflow closes without further help. */
   run(stack: TestStack): Promise<string>;
 }
@@ -63,6 +67,10 @@ function withPayments(stack: TestStack, edit: (text: string) => string): void {
 }
 
 /** Every path, in the order the README's table lists them. */
+/** The fake Slack of the Slack scenario while it is recorded. */
+let slackForScenario: FakeSlack | undefined;
+const SCENARIO_SLACK = { botToken: "xoxb-scenario", signingSecret: "scenario-signing-secret" };
+
 export const SCENARIOS: readonly PathScenario[] = [
   {
     fixture: "approval-proven-decisions-redeemed",
@@ -250,6 +258,35 @@ export const SCENARIOS: readonly PathScenario[] = [
       assert.equal(first.status, 200);
       assert.deepEqual((await stack.http("POST", "/v1/grants/redeem", tool, redemption)).body, first.body);
       assert.equal((await redeem(stack, id, body)).code, "grant_already_redeemed");
+      return id;
+    },
+  },
+  {
+    fixture: "approval-slack-card-approved-redeemed",
+    path: "a card is posted to Slack; a reminder is sent in its thread; bob clicks Approve on the card (a signed Slack interaction); the card, a thread reply and alice's direct message follow; the tool server redeems and the card says so",
+    ends: { status: "redeemed" },
+    services: async () => {
+      slackForScenario = await startFakeSlack({ botToken: SCENARIO_SLACK.botToken, teamId: "T0ACME", channels: ["C0APPROVALS"] });
+      return {
+        options: { slack: { apiUrl: slackForScenario.apiUrl, botToken: SCENARIO_SLACK.botToken, signingSecret: SCENARIO_SLACK.signingSecret, section: { reminders: { everySeconds: 1 } } } },
+        close: () => slackForScenario?.close() ?? Promise.resolve(),
+      };
+    },
+    async run(stack) {
+      const slack = slackForScenario;
+      assert.ok(slack !== undefined, "the fake Slack runs");
+      const { id, body } = await requestPendingRefund(stack);
+      const posted = await slack.waitForCall("chat.postMessage", (c) => c.status === 200 && JSON.stringify(c.args.metadata ?? "").includes(id));
+      const ts = (posted.answer as { ts: string }).ts;
+      await slack.waitForCall("chat.postMessage", (c) => c.args.thread_ts === ts);
+      const payload = interactionBody(blockActionPayload({ teamId: "T0ACME", userId: "U0BOB", actionId: APPROVE_ACTION_ID, value: id, channel: "C0APPROVALS", messageTs: ts }));
+      const res = await fetch(`${stack.baseUrl}/slack/events`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...slackSignatureHeaders(SCENARIO_SLACK.signingSecret, payload) }, body: payload });
+      assert.equal(res.status, 200);
+      let state = await stack.approvals.waitForStatusChange(id, ["pending"], 10_000);
+      assert.equal(state.status, "approved");
+      assert.equal((await redeem(stack, id, body)).status, 200);
+      state = await stack.approvals.state(id);
+      assert.equal(state.status, "redeemed");
       return id;
     },
   },

@@ -16,6 +16,7 @@ import { resolveConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
 import { activityDeps, buildServices, type Services } from "../../src/runtime/services.js";
 import { createApp } from "../../src/server/app.js";
+import { createSlackEdge } from "../../src/slack/app.js";
 import { Metrics } from "../../src/server/metrics.js";
 import { listen, type RunningHttpServer } from "../../src/server/serve.js";
 import { connectClient, connectWorker, type TemporalTarget } from "../../src/temporal/connection.js";
@@ -67,6 +68,17 @@ export interface StackOptions {
    * as `countersign dev` does; none outside the test runner (benchmarks install their own runtime).
    */
   workerMetricsAddresses?: string[];
+  /**
+   * Turn Slack on (the `slack:` config section, its secrets written to files in the stack's folder):
+   * the worker posts cards to `apiUrl` (a fake Slack), the server receives at `POST /slack/events`.
+   */
+  slack?: {
+    apiUrl: string;
+    botToken: string;
+    signingSecret: string;
+    /** The rest of the `slack:` section (tenants default to acme in T0ACME, channel C0APPROVALS). */
+    section?: Record<string, unknown>;
+  };
 }
 
 /** `host:port` of the test runner's runtime metrics exporter. */
@@ -139,8 +151,24 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       payloads: { keyFile: "./keys/payload-keys.json" },
       approvals: { deadlineSeconds: opts.deadlineSeconds ?? 600, ...(opts.breakGlass === true ? { breakGlass: { enabled: true } } : {}) },
       temporal: { taskQueue: `test-${randomUUID()}` },
+      ...(opts.slack !== undefined
+        ? {
+            slack: {
+              apiUrl: opts.slack.apiUrl,
+              botTokenFile: "./keys/slack-bot-token",
+              signingSecretFile: "./keys/slack-signing-secret",
+              tenants: { acme: { teamId: "T0ACME", channel: "C0APPROVALS" } },
+              ...opts.slack.section,
+            },
+          }
+        : {}),
   };
   writeFileSync(configFile, stringifyYaml(raw));
+  if (opts.slack !== undefined) {
+    mkdirSync(join(dir, "keys"), { recursive: true });
+    writeFileSync(join(dir, "keys", "slack-bot-token"), opts.slack.botToken);
+    writeFileSync(join(dir, "keys", "slack-signing-secret"), opts.slack.signingSecret);
+  }
   if (opts.payloadKeyFile !== undefined) {
     mkdirSync(join(dir, "keys"), { recursive: true });
     cpSync(opts.payloadKeyFile, join(dir, "keys", "payload-keys.json"));
@@ -178,7 +206,11 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   });
   const logger = opts.logSink !== undefined ? createLogger("debug", "countersign", opts.logSink) : createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const metrics = new Metrics({ workerMetricsAddresses: config.server.workerMetricsAddresses, logger });
-  const server: RunningHttpServer = await listen(createApp({ services, approvals, logger, metrics }), "127.0.0.1", 0);
+  const slackEdge = config.slack !== undefined
+    ? createSlackEdge({ slack: config.slack, tools: config.tools, approvals, policy: services.policy, grantKeys: services.grantKeys, issuer: config.issuer, logger, metrics })
+    : undefined;
+  await slackEdge?.start();
+  const server: RunningHttpServer = await listen(createApp({ services, approvals, logger, metrics, ...(slackEdge?.http !== undefined ? { slack: slackEdge.http } : {}) }), "127.0.0.1", 0);
 
   const stack: TestStack = {
     dir,
@@ -230,6 +262,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     },
     stopWorker,
     async stop() {
+      await slackEdge?.stop();
       await server.close();
       await stopWorker();
       await workerConnection.close();

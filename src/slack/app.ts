@@ -1,0 +1,54 @@
+// The Slack edge: a Bolt app over countersign's own HTTP server (`POST /slack/events`, signed
+// requests) or, when an app-level token is configured, Socket Mode. Listeners ack first and decide
+// through the one edge path; the workflow writes the cards.
+import { App, SocketModeReceiver } from "@slack/bolt";
+import { ConfigError } from "../errors.js";
+import { registerListeners } from "./listeners/index.js";
+import { HttpSlackReceiver } from "./receiver.js";
+import { SlackDecisions, type SlackEdge } from "./edge.js";
+import { slackLogger } from "./web.js";
+
+export interface RunningSlackEdge {
+  /** The receiver `POST /slack/events` hands requests to (HTTP mode), else undefined (Socket Mode). */
+  http: HttpSlackReceiver | undefined;
+  mode: "http" | "socket";
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Build the Slack edge from `edge.slack`: HTTP mode with the signing secret, Socket Mode with the
+ * app-level token (`SLACK_APP_TOKEN`). Call `start()` before serving.
+ * @throws ConfigError `config_invalid` when the bot token, or both the signing secret and the app token, are missing.
+ */
+export function createSlackEdge(edge: SlackEdge): RunningSlackEdge {
+  const { slack } = edge;
+  if (slack.botToken === undefined) throw new ConfigError("config_invalid", "slack is configured but SLACK_BOT_TOKEN (or slack.botTokenFile) is not set");
+  const clientOptions = { slackApiUrl: slack.apiUrl, timeout: slack.requestTimeoutMs, rejectRateLimitedCalls: true, retryConfig: { retries: 0 } };
+  const logger = slackLogger(edge.logger);
+  let http: HttpSlackReceiver | undefined;
+  let app: App;
+  if (slack.appToken !== undefined) {
+    const receiver = new SocketModeReceiver({ appToken: slack.appToken, logger, installerOptions: { clientOptions } });
+    app = new App({ token: slack.botToken, receiver, clientOptions, logger, tokenVerificationEnabled: false });
+  } else {
+    if (slack.signingSecret === undefined) throw new ConfigError("config_invalid", "slack is configured but neither SLACK_SIGNING_SECRET (HTTP mode) nor SLACK_APP_TOKEN (Socket Mode) is set");
+    http = new HttpSlackReceiver({ signingSecret: slack.signingSecret, logger: edge.logger });
+    app = new App({ token: slack.botToken, receiver: http, clientOptions, logger, tokenVerificationEnabled: false });
+  }
+  registerListeners(app, new SlackDecisions(edge, app.client));
+  app.error(async (err) => {
+    edge.logger.error({ err }, "a Slack listener failed");
+    await Promise.resolve();
+  });
+  return {
+    http,
+    mode: http !== undefined ? "http" : "socket",
+    start: async () => {
+      await app.start();
+    },
+    stop: async () => {
+      await app.stop();
+    },
+  };
+}
