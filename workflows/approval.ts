@@ -524,6 +524,9 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     let escalateAtMs = plan.escalation !== undefined ? pendingSince + plan.escalation.afterSeconds * 1000 : undefined;
     let announced = 0;
     for (;;) {
+      // A quorum (or a denial) just reached is followed at once by the re-check and the grant: show
+      // the outcome, not the instant before it (one chat.update fewer per approval).
+      await condition(() => !(state.status === "pending" && isDecided(state)));
       const seen = cardVersion;
       // Every card, then the thread replies owed: each call is its own activity, retried by Temporal.
       await Promise.all(

@@ -73,14 +73,22 @@ export function renderAudit(state: ApprovalState): string {
       atMs: p.atMs,
       text: safe`  policy     ${at(p.atMs)}  ${p.stage.padEnd(10)} ${p.decision}${p.reason !== undefined ? ` (${p.reason})` : ""}${p.approver !== undefined ? ` for ${p.approver}` : ""}  ${p.policyVersion}  [${p.policyIds.join(", ")}]${p.detail !== undefined ? `  ${p.detail}` : ""}`,
     })),
+    ...(state.slack?.errors ?? []).map((e) => ({
+      atMs: e.atMs,
+      text: safe`  slack      ${at(e.atMs)}  failed: ${e.code}${e.channel !== undefined ? ` in ${e.channel}` : ""}${e.message !== undefined ? `  ${e.message}` : ""}`,
+    })),
     ...state.decisions.map((d) => ({
       atMs: d.atMs,
-      text: safe`  decision   ${at(d.atMs)}  ${d.approver} ${d.decision}s via ${d.via}${d.reason !== undefined ? `: "${d.reason}"` : ""}${d.groups !== undefined ? `  groups [${d.groups.join(", ")}]` : ""}${d.osUser !== undefined ? `  operating-system user ${d.osUser}` : ""}${d.assertionId !== undefined ? `  assertion ${d.assertionId}` : ""}`,
+      text: safe`  decision   ${at(d.atMs)}  ${d.approver} ${d.decision}s via ${d.via}${d.reason !== undefined ? `: "${d.reason}"` : ""}${d.groups !== undefined ? `  groups [${d.groups.join(", ")}]` : ""}${d.osUser !== undefined ? `  operating-system user ${d.osUser}` : ""}${d.slack !== undefined ? `  Slack user ${d.slack.userId} in workspace ${d.slack.teamId}` : ""}${d.assertionId !== undefined ? `  assertion ${d.assertionId}` : ""}`,
     })),
   ];
   rows.sort((a, b) => a.atMs - b.atMs);
   if (state.routing !== undefined) {
     lines.push(safe`  routing    quorum ${state.routing.quorum} from [${state.routing.approverGroups.join(", ")}], deadline ${at(state.routing.deadlineAtMs)}`);
+  }
+  if (state.slack !== undefined) {
+    const cards = state.slack.cards.map((c) => `${c.channel}${c.ts !== undefined ? ` (message ${c.ts})` : " (not posted)"}`);
+    lines.push(safe`  slack      cards in ${cards.length > 0 ? cards.join(", ") : "no channel"}; ${state.slack.remindersSent} reminder(s)${state.slack.escalatedTo !== undefined ? `; escalated to [${state.slack.escalatedTo.join(", ")}]` : ""}${state.slack.requesterNotified === true ? "; requester told" : ""}`);
   }
   for (const r of rows) lines.push(r.text);
   if (state.unrecordedRefusals !== undefined) lines.push(safe`  refusals   ${state.unrecordedRefusals} more refused decisions not recorded (the record is capped)`);

@@ -2,7 +2,7 @@
 // Slack's signature over the raw body within a 5-minute window, hands the payload to Bolt, and
 // answers Slack as soon as a listener calls ack() — listeners ack first and work afterwards.
 import { verifySlackRequest, ReceiverMultipleAckError, type App, type Receiver, type ReceiverEvent } from "@slack/bolt";
-import { SlackError } from "../errors.js";
+import { RequestError, SlackError } from "../errors.js";
 import type { Logger } from "../log.js";
 
 /** Oldest (and furthest in the future) request timestamp accepted, in seconds: Slack's replay window. */
@@ -57,7 +57,7 @@ export class HttpSlackReceiver implements Receiver {
   /**
    * Verify and dispatch one request from Slack.
    * @throws SlackError `slack_signature_invalid` (401) for a missing or wrong signature or a timestamp
-   * outside ±{@link SLACK_TIMESTAMP_WINDOW_SECONDS}; RequestError-like `invalid_request` for a body that does not parse.
+   * outside ±{@link SLACK_TIMESTAMP_WINDOW_SECONDS}; RequestError `invalid_request` for a signed body that does not parse.
    */
   async handle(req: SlackHttpRequest): Promise<SlackHttpResponse> {
     this.verify(req);
@@ -129,7 +129,7 @@ export class HttpSlackReceiver implements Receiver {
 /** Interactivity arrives as `payload=<json>` form data, the Events API as JSON. */
 function parseBody(rawBody: string, contentType: string | undefined): Record<string, unknown> {
   const invalid = (): never => {
-    throw new SlackError("slack_signature_invalid", "the Slack request body does not parse");
+    throw new RequestError("invalid_request", "the Slack request body does not parse");
   };
   try {
     const type = (contentType ?? "").split(";")[0]?.trim().toLowerCase();
@@ -141,7 +141,7 @@ function parseBody(rawBody: string, contentType: string | undefined): Record<str
     }
     return asObject(JSON.parse(rawBody)) ?? invalid();
   } catch (err) {
-    if (err instanceof SlackError) throw err;
+    if (err instanceof RequestError) throw err;
     return invalid();
   }
 }

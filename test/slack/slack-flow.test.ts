@@ -3,7 +3,8 @@
 // receiver on our HTTP server, and the real Temporal dev server runs the approval.
 import assert from "node:assert/strict";
 import type { ApprovalState } from "../../workflows/definitions.js";
-import { APPROVE_ACTION_ID, DENY_ACTION_ID, DENY_MODAL_CALLBACK_ID, REASON_ACTION_ID, REASON_BLOCK_ID } from "../../src/slack/card.js";
+import { renderAudit } from "../../src/client/history.js";
+import { APPROVE_ACTION_ID, APPROVE_MODAL_CALLBACK_ID, DENY_ACTION_ID, DENY_MODAL_CALLBACK_ID, REASON_ACTION_ID, REASON_BLOCK_ID } from "../../src/slack/card.js";
 import { requestPendingRefund, startStack, type StackOptions, type TestStack } from "../support/stack.js";
 import { blockActionPayload, interactionBody, slackSignatureHeaders, startFakeSlack, viewSubmissionPayload, type FakeMessage, type FakeSlack, type RecordedCall } from "../support/fake-slack.js";
 
@@ -38,8 +39,8 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
   let slack: FakeSlack;
   let stack: TestStack;
 
-  async function start(opts: StackOptions = {}, section: Record<string, unknown> = {}): Promise<void> {
-    stack = await startStack({ ...opts, slack: { apiUrl: slack.apiUrl, botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, section: { requestTimeoutMs: 1000, ...section } } });
+  async function start(opts: StackOptions = {}, section: Record<string, unknown> = {}, appToken?: string): Promise<void> {
+    stack = await startStack({ ...opts, slack: { apiUrl: slack.apiUrl, botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, ...(appToken !== undefined ? { appToken } : {}), section: { requestTimeoutMs: 1000, ...section } } });
   }
 
   beforeEach(async function () {
@@ -145,11 +146,17 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     const state = await stack.approvals.state(id);
     assert.equal(state.decisions.length, 1);
     assert.deepEqual({ approver: state.decisions[0]?.approver, via: state.decisions[0]?.via, slack: state.decisions[0]?.slack }, { approver: "bob", via: "slack", slack: { userId: BOB, teamId: TEAM } });
+    assert.match(renderAudit(state), /bob approves via slack .*Slack user U0BOB in workspace T0ACME/);
     const updated = await cardBecomes(id, (m) => !hasButtons(m) && /approved/i.test(cardText(m)));
     assert.ok(cardText(updated).includes("<@U0BOB>"), "the status line names the approver");
     const reply = await slack.waitForCall("chat.postMessage", (c) => c.args.thread_ts === card.ts);
     assert.match(String(reply.args.text), /<@U0BOB> approved/);
     assert.equal(slack.messages(CHANNEL).filter((m) => m.metadata?.event_payload.approval_id === id).length, 1, "still one card");
+    // The Web API calls one approval costs up to here (README "Slack"): the card, its update, the thread reply, alice's DM.
+    await slack.waitForCall("chat.postMessage", (c) => c.args.channel === "U0ALICE");
+    const byMethod: Record<string, number> = {};
+    for (const c of slack.calls.filter((c) => c.method !== "auth.test")) byMethod[c.method] = (byMethod[c.method] ?? 0) + 1;
+    assert.deepEqual(byMethod, { "chat.postMessage": 3, "chat.update": 1 });
   });
 
   it("Deny opens the reason modal, and its submission denies with that reason", async function () {
@@ -319,6 +326,7 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     assert.equal(state.slack?.errors[0]?.code, "slack_rejected");
     assert.match(state.slack?.errors[0]?.message ?? "", /channel_not_found/);
     assert.equal(slack.callsTo("chat.postMessage").filter((c) => c.args.channel === "C0MISSING").length, 1, "a permanent error is not retried");
+    assert.match(renderAudit(state), /slack .* failed: slack_rejected in C0MISSING/);
     assert.equal((await stack.decide(id, "bob", "approve")).status, "approved", "the approval is still decidable");
   });
 
@@ -340,5 +348,72 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     const state = await stack.approvals.state(id);
     assert.deepEqual(state.slack?.escalatedTo, ["support"]);
     assert.ok(state.routing?.approverGroups.includes("support"), "the escalation group may now decide");
+  });
+
+  it("where policy requires a reason to approve, Approve opens the reason modal; a critical tool's Approve asks for confirmation", async function () {
+    await start();
+    const policy = stack.readTenantFile("policies/payments.cedar");
+    stack.writeTenantFile("policies/payments.cedar", policy.replace('@id("payments-refund")', '@id("payments-refund")\n@approve_reason_required("true")\n@critical("true")'));
+    const { id } = await requestPendingRefund(stack);
+    const card = await cardOf(id);
+    const approve = JSON.stringify((card.blocks ?? []).find((b) => (b as { type?: string }).type === "actions"));
+    assert.ok(approve.includes('"confirm"'), "Approve asks for confirmation on a critical tool");
+    assert.equal(await click(id, BOB, APPROVE_ACTION_ID, card), 200);
+    const opened = await slack.waitForCall("views.open");
+    const view = opened.args.view as { callback_id: string; private_metadata: string };
+    assert.equal(view.callback_id, APPROVE_MODAL_CALLBACK_ID);
+    assert.equal((await stack.approvals.state(id)).decisions.length, 0, "no decision without the reason");
+    const submit = (reason: string): Promise<number> =>
+      post(viewSubmissionPayload({ teamId: TEAM, userId: BOB, callbackId: view.callback_id, privateMetadata: view.private_metadata, values: { [REASON_BLOCK_ID]: { [REASON_ACTION_ID]: { type: "plain_text_input", value: reason } } } }));
+    assert.equal(await submit("   "), 200, "an empty reason is answered in the modal");
+    assert.equal((await stack.approvals.state(id)).decisions.length, 0);
+    assert.equal(await submit("customer called, verified"), 200);
+    const state = await waitForStatus(id, "approved");
+    assert.equal(state.decisions[0]?.reason, "customer called, verified");
+    // The approver endpoint enforces the same rule.
+    const other = await requestPendingRefund(stack);
+    await assert.rejects(stack.decide(other.id, "carol", "approve"), { code: "reason_required" });
+  });
+
+  it("maps a Slack user by email only when configured, and refuses an ambiguous mapping", async function () {
+    await start({}, { mapUsersByEmail: true });
+    const { id } = await requestPendingRefund(stack, { tool: "payments.bulk_refund" });
+    const card = await cardOf(id);
+    // U0SOMEONE has no slackUserId in the directory; Slack reports carol's email for them.
+    assert.equal(await click(id, "U0SOMEONE", APPROVE_ACTION_ID, card), 200);
+    await cardBecomes(id, (m) => cardText(m).includes("1 of 2 approvals"));
+    assert.equal((await stack.approvals.state(id)).decisions[0]?.approver, "carol");
+    // Two directory users claim U0BOB: nobody is guessed.
+    stack.writeTenantFile("directory.yaml", stack.readTenantFile("directory.yaml").replace("slackUserId: U0CAROL", "slackUserId: U0BOB"));
+    const other = await requestPendingRefund(stack);
+    const otherCard = await cardOf(other.id);
+    assert.equal(await click(other.id, BOB, APPROVE_ACTION_ID, otherCard), 200);
+    assert.match(await refusalFor(BOB), /more than one countersign user/);
+    assert.equal((await stack.approvals.state(other.id)).decisions.length, 0);
+  });
+
+  it("answers Slack's URL verification, and refuses a signed body that does not parse", async function () {
+    await start();
+    const challenge = JSON.stringify({ type: "url_verification", challenge: "c-123", token: "unused" });
+    const res = await fetch(`${stack.baseUrl}/slack/events`, { method: "POST", headers: { "content-type": "application/json", ...slackSignatureHeaders(SIGNING_SECRET, challenge) }, body: challenge });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { challenge: "c-123" });
+    const garbage = "payload=%7Bnot-json";
+    const bad = await fetch(`${stack.baseUrl}/slack/events`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...slackSignatureHeaders(SIGNING_SECRET, garbage) }, body: garbage });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { code: string } }).error.code, "invalid_request");
+  });
+
+  it("with an app-level token the clicks arrive over Socket Mode, and /slack/events is not served", async function () {
+    await start({}, { appTokenFile: "./keys/slack-app-token" }, "xapp-1-test");
+    const { id } = await requestPendingRefund(stack);
+    const card = await cardOf(id);
+    await slack.waitForCall("apps.connections.open");
+    await slack.sendOverSocket(blockActionPayload({ teamId: TEAM, userId: BOB, actionId: APPROVE_ACTION_ID, value: id, channel: card.channel, messageTs: card.ts }));
+    await waitForStatus(id, "approved");
+    await cardBecomes(id, (m) => !hasButtons(m) && /approved/i.test(cardText(m)));
+    const payload = interactionBody(blockActionPayload({ teamId: TEAM, userId: BOB, actionId: APPROVE_ACTION_ID, value: id, channel: card.channel, messageTs: card.ts }));
+    const res = await fetch(`${stack.baseUrl}/slack/events`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...slackSignatureHeaders(SIGNING_SECRET, payload) }, body: payload });
+    assert.equal(res.status, 404, "in Socket Mode nothing is received over HTTP");
   });
 });

@@ -5,6 +5,7 @@
 import { createHmac, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { WebSocketServer, type WebSocket } from "ws";
 
 export interface FakeSlackOptions {
   /** Calls with another bearer token answer `invalid_auth`. */
@@ -52,6 +53,11 @@ export interface FakeSlack {
   views: Array<{ triggerId: string; view: Record<string, unknown> }>;
   /** The next `times` (default 1) calls to `method` (`*`: any) answer `fault`. */
   fail(method: string, fault: FakeFault, times?: number): void;
+  /**
+   * Socket Mode: send `payload` as an `interactive` envelope to the connected app (after
+   * `apps.connections.open` and the `hello`) and resolve once the app acks it, with the ack's payload.
+   */
+  sendOverSocket(payload: unknown, timeoutMs?: number): Promise<unknown>;
   /** Every call answers HTTP 503 until `up()`. */
   down(): void;
   up(): void;
@@ -132,6 +138,8 @@ export async function startFakeSlack(opts: FakeSlackOptions): Promise<FakeSlack>
   const perform = (method: string, a: Record<string, unknown>): Record<string, unknown> => {
     const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
     switch (method) {
+      case "apps.connections.open":
+        return { ok: true, url: `ws://127.0.0.1:${port}/socket` };
       case "auth.test":
         return { ok: true, url: "https://acme.slack.test/", team: "acme", team_id: opts.teamId, user: "countersign", user_id: "UBOT", bot_id: "BBOT" };
       case "chat.postMessage": {
@@ -210,7 +218,9 @@ export async function startFakeSlack(opts: FakeSlackOptions): Promise<FakeSlack>
       else send();
     };
     if (isDown) return answer(503, { ok: false, error: "service_unavailable" });
-    if (req.headers.authorization !== `Bearer ${opts.botToken}`) return answer(200, { ok: false, error: "invalid_auth" });
+    // apps.connections.open takes the app-level token (xapp-…), every other method the bot token.
+    const token = method === "apps.connections.open" ? /^Bearer xapp-[\w-]+$/.test(req.headers.authorization ?? "") : req.headers.authorization === `Bearer ${opts.botToken}`;
+    if (!token) return answer(200, { ok: false, error: "invalid_auth" });
     const fault = takeFault(method);
     if (fault !== undefined && "rateLimitedSeconds" in fault) return answer(429, { ok: false, error: "ratelimited" }, { "retry-after": String(fault.rateLimitedSeconds) });
     if (fault !== undefined && "status" in fault) return answer(500, { ok: false, error: "internal_error" });
@@ -225,6 +235,24 @@ export async function startFakeSlack(opts: FakeSlackOptions): Promise<FakeSlack>
       res.end(String(err));
     });
   });
+  // Socket Mode: one WebSocket endpoint; the app connects after apps.connections.open.
+  const sockets = new WebSocketServer({ server, path: "/socket" });
+  let socket: WebSocket | undefined;
+  let connected: () => void = () => undefined;
+  let isConnected = new Promise<void>((resolve) => {
+    connected = resolve;
+  });
+  const acks = new Map<string, (payload: unknown) => void>();
+  sockets.on("connection", (ws) => {
+    socket = ws;
+    ws.on("message", (data: Buffer) => {
+      const message = JSON.parse(data.toString("utf8")) as { envelope_id?: string; payload?: unknown };
+      if (message.envelope_id !== undefined) acks.get(message.envelope_id)?.(message.payload);
+    });
+    ws.send(JSON.stringify({ type: "hello", num_connections: 1, debug_info: { host: "fake-slack", approximate_connection_time: 3600 }, connection_info: { app_id: "A0COUNTERSIGN" } }));
+    connected();
+  });
+
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
 
@@ -236,6 +264,19 @@ export async function startFakeSlack(opts: FakeSlackOptions): Promise<FakeSlack>
     replies: (channel, threadTs) => messages.filter((m) => m.channel === channel && m.thread_ts === threadTs),
     ephemerals,
     views,
+    async sendOverSocket(payload, timeoutMs = 10_000) {
+      await isConnected;
+      const envelopeId = randomUUID();
+      const acked = new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ack for envelope ${envelopeId} within ${timeoutMs} ms`)), timeoutMs);
+        acks.set(envelopeId, (p) => {
+          clearTimeout(timer);
+          resolve(p);
+        });
+      });
+      socket?.send(JSON.stringify({ envelope_id: envelopeId, type: "interactive", payload, accepts_response_payload: false, retry_attempt: 0, retry_reason: "" }));
+      return acked;
+    },
     fail(method, fault, times = 1) {
       faults.push({ method, fault, times });
     },
@@ -262,6 +303,10 @@ export async function startFakeSlack(opts: FakeSlackOptions): Promise<FakeSlack>
     },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const client of sockets.clients) client.terminate();
+        sockets.close();
+        isConnected = Promise.reject(new Error("the fake Slack is closed"));
+        isConnected.catch(() => undefined);
         server.close(() => resolve());
         server.closeAllConnections();
       }),

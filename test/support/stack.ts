@@ -76,6 +76,8 @@ export interface StackOptions {
     apiUrl: string;
     botToken: string;
     signingSecret: string;
+    /** Written to keys/slack-app-token (name it as `appTokenFile` in `section` for Socket Mode). */
+    appToken?: string;
     /** The rest of the `slack:` section (tenants default to acme in T0ACME, channel C0APPROVALS). */
     section?: Record<string, unknown>;
   };
@@ -168,6 +170,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     mkdirSync(join(dir, "keys"), { recursive: true });
     writeFileSync(join(dir, "keys", "slack-bot-token"), opts.slack.botToken);
     writeFileSync(join(dir, "keys", "slack-signing-secret"), opts.slack.signingSecret);
+    if (opts.slack.appToken !== undefined) writeFileSync(join(dir, "keys", "slack-app-token"), opts.slack.appToken);
   }
   if (opts.payloadKeyFile !== undefined) {
     mkdirSync(join(dir, "keys"), { recursive: true });
