@@ -81,7 +81,7 @@ const SlackSchema = z.strictObject({
   /** Map a Slack user to the directory by the email `users.info` returns, when no user has that `slackUserId`. */
   mapUsersByEmail: z.boolean().default(false),
   /** Remind the approver channels in the card's thread this often while pending (policy `@remind_every_seconds` wins); 0: never. */
-  reminders: z.strictObject({ everySeconds: z.number().int().min(0).default(0) }).prefault({}),
+  reminders: z.strictObject({ everySeconds: z.number().int().min(0).default(0), max: z.number().int().min(1).max(100).default(12) }).prefault({}),
   /** Ask `@escalate_to` groups (or `groups` here when no policy names any) after this long pending (policy `@escalate_after_seconds` wins). */
   escalation: z
     .strictObject({
@@ -189,7 +189,7 @@ export interface SlackConfig {
   requestTimeoutMs: number;
   temporalUiUrl: string | undefined;
   mapUsersByEmail: boolean;
-  reminders: { everySeconds: number };
+  reminders: { everySeconds: number; max: number };
   escalation: { afterSeconds: number; groups: string[] };
   tenants: Record<string, SlackTenantConfig>;
 }

@@ -107,6 +107,8 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-
 const DECISION_ASSERTIONS_PATCH = "decision-assertions-v1";
 /** Patch id: a pending approval gets Slack cards kept up to date by the workflow, reminders and escalation (see README "Slack"). */
 const SLACK_CARDS_PATCH = "slack-cards-v1";
+/** Reminders one approval sends at most when the plan names no bound. */
+const DEFAULT_MAX_REMINDERS = 12;
 
 /**
  * Longest accepted gap between the server receiving a request and its workflow run starting, in ms.
@@ -570,8 +572,9 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
         changed();
       }
       if (nextReminderAtMs !== undefined && plan.remindEverySeconds !== undefined && Date.now() >= nextReminderAtMs) {
-        nextReminderAtMs = Date.now() + plan.remindEverySeconds * 1000;
         cards.remindersSent += 1;
+        // Bounded: a one-second interval on a week-long deadline must not grow the history without end.
+        nextReminderAtMs = cards.remindersSent < (plan.maxReminders ?? DEFAULT_MAX_REMINDERS) ? Date.now() + plan.remindEverySeconds * 1000 : undefined;
         await replyEverywhere({ kind: "reminder", deadlineAtMs: routing.deadlineAtMs, approved: approvals(), quorum: routing.quorum });
       }
     }

@@ -149,6 +149,8 @@ export interface SlackPlan {
   /** Channels that get a card now, without duplicates; empty when Slack is off for the tenant. */
   channels: string[];
   remindEverySeconds?: number;
+  /** Most reminders one approval sends (`slack.reminders.max`). */
+  maxReminders?: number;
   escalation?: { groups: string[]; channels: string[]; afterSeconds: number };
 }
 

@@ -1,12 +1,32 @@
 // The Slack edge: a Bolt app over countersign's own HTTP server (`POST /slack/events`, signed
 // requests) or, when an app-level token is configured, Socket Mode. Listeners ack first and decide
 // through the one edge path; the workflow writes the cards.
-import { App, SocketModeReceiver } from "@slack/bolt";
+import { App, SocketModeReceiver, type AuthorizeResult } from "@slack/bolt";
+import type { WebClient } from "@slack/web-api";
 import { ConfigError } from "../errors.js";
 import { registerListeners } from "./listeners/index.js";
 import { HttpSlackReceiver } from "./receiver.js";
 import { SlackDecisions, type SlackEdge } from "./edge.js";
-import { slackLogger } from "./web.js";
+import { createSlackClient, slackCall, slackLogger } from "./web.js";
+
+/**
+ * Bolt's authorization for our one bot token: `auth.test` once, at the first event, remembered on
+ * success only. (Bolt's own choices either call it at start-up and keep a failure for good — Slack
+ * down at start would refuse every click until a restart — or call it on every event.)
+ */
+function botAuthorization(client: WebClient, botToken: string): () => Promise<AuthorizeResult> {
+  let known: Promise<AuthorizeResult> | undefined;
+  return () => {
+    known ??= slackCall("auth.test", () => client.auth.test()).then(
+      (r) => ({ botToken, ...(r.bot_id !== undefined ? { botId: r.bot_id } : {}), ...(r.user_id !== undefined ? { botUserId: r.user_id } : {}), ...(r.team_id !== undefined ? { teamId: r.team_id } : {}) }),
+      (err: unknown) => {
+        known = undefined;
+        throw err;
+      },
+    );
+    return known;
+  };
+}
 
 export interface RunningSlackEdge {
   /** The receiver `POST /slack/events` hands requests to (HTTP mode), else undefined (Socket Mode). */
@@ -26,15 +46,16 @@ export function createSlackEdge(edge: SlackEdge): RunningSlackEdge {
   if (slack.botToken === undefined) throw new ConfigError("config_invalid", "slack is configured but SLACK_BOT_TOKEN (or slack.botTokenFile) is not set");
   const clientOptions = { slackApiUrl: slack.apiUrl, timeout: slack.requestTimeoutMs, rejectRateLimitedCalls: true, retryConfig: { retries: 0 } };
   const logger = slackLogger(edge.logger);
+  const authorize = botAuthorization(createSlackClient(slack, slack.botToken, edge.logger), slack.botToken);
   let http: HttpSlackReceiver | undefined;
   let app: App;
   if (slack.appToken !== undefined) {
     const receiver = new SocketModeReceiver({ appToken: slack.appToken, logger, installerOptions: { clientOptions } });
-    app = new App({ token: slack.botToken, receiver, clientOptions, logger, tokenVerificationEnabled: false });
+    app = new App({ authorize, receiver, clientOptions, logger });
   } else {
     if (slack.signingSecret === undefined) throw new ConfigError("config_invalid", "slack is configured but neither SLACK_SIGNING_SECRET (HTTP mode) nor SLACK_APP_TOKEN (Socket Mode) is set");
     http = new HttpSlackReceiver({ signingSecret: slack.signingSecret, logger: edge.logger });
-    app = new App({ token: slack.botToken, receiver: http, clientOptions, logger, tokenVerificationEnabled: false });
+    app = new App({ authorize, receiver: http, clientOptions, logger });
   }
   registerListeners(app, new SlackDecisions(edge, app.client));
   app.error(async (err) => {

@@ -38,7 +38,10 @@ export class SlackCards {
     ];
     const plan: SlackPlan = { channels: channelsOf(input.approverGroups) };
     const remind = input.remindEverySeconds ?? this.deps.slack.reminders.everySeconds;
-    if (remind > 0) plan.remindEverySeconds = remind;
+    if (remind > 0) {
+      plan.remindEverySeconds = remind;
+      plan.maxReminders = this.deps.slack.reminders.max;
+    }
     const escalateTo = input.escalateTo ?? this.deps.slack.escalation.groups;
     if (escalateTo.length > 0) {
       plan.escalation = { groups: [...escalateTo], channels: channelsOf(escalateTo), afterSeconds: input.escalateAfterSeconds ?? this.deps.slack.escalation.afterSeconds };

@@ -195,6 +195,7 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     assert.equal(state.status, "pending");
     assert.equal(JSON.stringify(state.decisions), before);
     assert.equal(slack.callsTo("views.open").length, 0);
+    assert.equal(slack.callsTo("auth.test").length, 1, "the bot's identity is asked once, not per click");
   });
 
   it("a forged signature and a stale timestamp are 401 and send no Update", async function () {
@@ -340,7 +341,7 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
   });
 
   it("reminds the approver channel while pending and escalates to the second group after the delay", async function () {
-    await start({}, { reminders: { everySeconds: 1 }, escalation: { afterSeconds: 2, groups: ["support"] }, tenants: { acme: { teamId: TEAM, channel: CHANNEL, groups: { support: "C0ESCALATE" } } } });
+    await start({}, { reminders: { everySeconds: 1, max: 2 }, escalation: { afterSeconds: 2, groups: ["support"] }, tenants: { acme: { teamId: TEAM, channel: CHANNEL, groups: { support: "C0ESCALATE" } } } });
     const { id } = await requestPendingRefund(stack);
     const card = await cardOf(id);
     await slack.waitForCall("chat.postMessage", (c) => c.args.thread_ts === card.ts && /remind|waiting/i.test(String(c.args.text)));
@@ -348,6 +349,10 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     const state = await stack.approvals.state(id);
     assert.deepEqual(state.slack?.escalatedTo, ["support"]);
     assert.ok(state.routing?.approverGroups.includes("support"), "the escalation group may now decide");
+    // Reminders stop at slack.reminders.max, whatever the interval.
+    await slack.waitForCall("chat.postMessage", (c) => c.args.thread_ts === card.ts && /remind|waiting/i.test(String(c.args.text)) && slack.replies(CHANNEL, card.ts).filter((m) => /remind|waiting/i.test(m.text ?? "")).length >= 2);
+    const escalated = await stack.approvals.waitForStatusChange(id, ["pending"], 3_000);
+    assert.equal(escalated.slack?.remindersSent, 2);
   });
 
   it("where policy requires a reason to approve, Approve opens the reason modal; a critical tool's Approve asks for confirmation", async function () {
@@ -415,5 +420,17 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     const payload = interactionBody(blockActionPayload({ teamId: TEAM, userId: BOB, actionId: APPROVE_ACTION_ID, value: id, channel: card.channel, messageTs: card.ts }));
     const res = await fetch(`${stack.baseUrl}/slack/events`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...slackSignatureHeaders(SIGNING_SECRET, payload) }, body: payload });
     assert.equal(res.status, 404, "in Socket Mode nothing is received over HTTP");
+  });
+
+  it("a click while Slack cannot tell the bot's identity changes nothing, and the next click works", async function () {
+    await start();
+    const { id } = await requestPendingRefund(stack);
+    const card = await cardOf(id);
+    slack.fail("auth.test", { status: 500 }, 1);
+    // Bolt acks a click it cannot authorize and calls no listener (it logs a warning).
+    assert.equal(await click(id, BOB, APPROVE_ACTION_ID, card), 200);
+    assert.equal((await stack.approvals.state(id)).decisions.length, 0);
+    assert.equal(await click(id, BOB, APPROVE_ACTION_ID, card), 200, "a failed identity check is not remembered");
+    await waitForStatus(id, "approved");
   });
 });
