@@ -169,7 +169,8 @@ export function createActivities(deps: ActivityDeps) {
     async replyInSlackThread(input: SlackReplyInput): Promise<void> {
       const slack = deps.slack;
       if (slack === undefined) throw ApplicationFailure.nonRetryable("Slack is not configured on this worker", "slack_rejected");
-      await slackStep(() => slack.reply(input));
+      const { activityId, attempt, workflowExecution } = Context.current().info;
+      await slackStep(() => slack.reply(input, { approvalId: workflowExecution?.workflowId ?? "", replyId: activityId, retry: attempt > 1 }));
     },
 
     /** Slack: the requester's direct message about the outcome (nothing when their Slack id is unknown). */

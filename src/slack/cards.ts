@@ -10,6 +10,8 @@ import { FINAL_STATUSES, approvedBy, type ApprovalRequest, type ApprovalState, t
 import { CARD_METADATA_EVENT_TYPE, renderCard, renderDecisionReply, renderReminder, renderRequesterNotice, type CardStatus, type CardView } from "./card.js";
 import { slackCall } from "./web.js";
 
+/** Message metadata event type of a thread reply (found again by `reply_id` when its post is retried). */
+const REPLY_METADATA_EVENT_TYPE = "countersign_reply";
 /** What the card shows for arguments of a tool the catalog does not list (its redaction rules are unknown). */
 const UNLISTED_TOOL_ARGUMENTS = "[not shown: the tool is not in the catalog]";
 /** How far back a retried post looks for a card it may have posted already, in seconds before the request. */
@@ -69,14 +71,27 @@ export class SlackCards {
     return { ts: posted.ts };
   }
 
-  /** Reply in the card's thread: an accepted decision ("<@U…> approved: reason") or a reminder. */
-  async reply(input: SlackReplyInput): Promise<void> {
+  /**
+   * Reply in the card's thread: an accepted decision ("<@U…> approved: reason") or a reminder.
+   * `replyId` (the activity's id) makes a retried reply that Slack had accepted a no-op.
+   */
+  async reply(input: SlackReplyInput, opts: { approvalId: string; replyId: string; retry: boolean }): Promise<void> {
     const text =
       input.reply.kind === "decision"
         ? renderDecisionReply({ ...input.reply.decision, ...this.slackIdOf(input.reply.decision.approver, input.reply.decision.slack?.userId) })
         : renderReminder({ deadlineAtMs: input.reply.deadlineAtMs, quorum: { approved: input.reply.approved, required: input.reply.quorum } });
     const { client } = this.deps;
-    await slackCall("chat.postMessage", () => client.chat.postMessage({ channel: input.channel, thread_ts: input.threadTs, text, unfurl_links: false, unfurl_media: false }));
+    const metadata = { event_type: REPLY_METADATA_EVENT_TYPE, event_payload: { approval_id: opts.approvalId, reply_id: opts.replyId } };
+    // A retried reply first looks for itself in the thread: a post Slack accepted but did not answer is not repeated.
+    if (opts.retry) {
+      const thread = await slackCall("conversations.replies", () => client.conversations.replies({ channel: input.channel, ts: input.threadTs, limit: 200, include_all_metadata: true }));
+      const posted = (thread.messages ?? []).some((m) => {
+        const meta = (m as { metadata?: { event_type?: unknown; event_payload?: { reply_id?: unknown } } }).metadata;
+        return meta?.event_type === REPLY_METADATA_EVENT_TYPE && meta.event_payload?.reply_id === opts.replyId;
+      });
+      if (posted) return;
+    }
+    await slackCall("chat.postMessage", () => client.chat.postMessage({ channel: input.channel, thread_ts: input.threadTs, text, metadata, unfurl_links: false, unfurl_media: false }));
   }
 
   /** Tell the requester the outcome by direct message, when the directory knows their Slack id. @returns whether a message was sent. */

@@ -288,9 +288,14 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     await slack.waitForCall("conversations.history");
     const card = await cardBecomes(id, (m) => m.updates >= 1);
     assert.equal(slack.messages(CHANNEL).filter((m) => m.metadata?.event_payload.approval_id === id).length, 1, "exactly one card");
+    // The decision's thread reply, too, is accepted by Slack and answered too late: it is not repeated.
+    slack.fail("chat.postMessage", { acceptThenDelayMs: 2500 }, 1);
     assert.equal(await click(id, BOB, APPROVE_ACTION_ID, card), 200);
     await waitForStatus(id, "approved");
     await cardBecomes(id, (m) => !hasButtons(m));
+    await slack.waitForCall("conversations.replies");
+    await slack.waitForCall("chat.postMessage", (c) => c.args.channel === "U0ALICE");
+    assert.equal(slack.replies(CHANNEL, card.ts).length, 1, "exactly one thread reply");
   });
 
   it("a worker restarted between the post and the click still completes the approval", async function () {

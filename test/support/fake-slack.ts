@@ -196,6 +196,15 @@ export async function startFakeSlack(opts: FakeSlackOptions): Promise<FakeSlack>
         const found = messages.filter((m) => m.channel === channel.id && m.thread_ts === undefined && Number(m.ts) >= oldest).reverse().slice(0, limit);
         return { ok: true, messages: found.map((m) => publicMessage(m, withMetadata)), has_more: false };
       }
+      case "conversations.replies": {
+        const channel = channelOf(a.channel);
+        if ("error" in channel) return { ok: false, error: channel.error };
+        const parent = messages.find((m) => m.channel === channel.id && m.ts === a.ts && m.thread_ts === undefined);
+        if (parent === undefined) return { ok: false, error: "thread_not_found" };
+        const withMetadata = a.include_all_metadata === "true" || a.include_all_metadata === true;
+        const thread = [parent, ...messages.filter((m) => m.channel === channel.id && m.thread_ts === parent.ts)].slice(0, Number(a.limit ?? 1000));
+        return { ok: true, messages: thread.map((m) => publicMessage(m, withMetadata)), has_more: false };
+      }
       default:
         return { ok: false, error: "unknown_method" };
     }
