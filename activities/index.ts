@@ -177,7 +177,8 @@ export function createActivities(deps: ActivityDeps) {
     async notifySlackRequester(input: { state: ApprovalState }): Promise<{ sent: boolean }> {
       const slack = deps.slack;
       if (slack === undefined) return { sent: false };
-      return { sent: await slackStep(() => slack.notifyRequester(input.state)) };
+      const { activityId, attempt } = Context.current().info;
+      return { sent: await slackStep(() => slack.notifyRequester(input.state, { noticeId: activityId, retry: attempt > 1 })) };
     },
 
     /** Step 6: sign the one-shot grant bound to this exact call. */

@@ -74,21 +74,16 @@ const SlackSchema = z.strictObject({
   botTokenFile: z.string().min(1).optional(),
   signingSecretFile: z.string().min(1).optional(),
   appTokenFile: z.string().min(1).optional(),
-  /** How long one Web API call may take before it is abandoned (and retried by Temporal), in ms. */
-  requestTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+  /** How long one Web API call may take before it is abandoned (and retried by Temporal), in ms; below the activities' 30 s. */
+  requestTimeoutMs: z.number().int().min(100).max(20_000).default(5_000),
   /** Base URL of the Temporal UI, for the card's link to the approval (`countersign dev` sets its own). */
   temporalUiUrl: z.url().optional(),
   /** Map a Slack user to the directory by the email `users.info` returns, when no user has that `slackUserId`. */
   mapUsersByEmail: z.boolean().default(false),
   /** Remind the approver channels in the card's thread this often while pending (policy `@remind_every_seconds` wins); 0: never. */
   reminders: z.strictObject({ everySeconds: z.number().int().min(0).default(0), max: z.number().int().min(1).max(100).default(12) }).prefault({}),
-  /** Ask `@escalate_to` groups (or `groups` here when no policy names any) after this long pending (policy `@escalate_after_seconds` wins). */
-  escalation: z
-    .strictObject({
-      afterSeconds: DurationSeconds.default(1800),
-      groups: z.array(z.string().min(1)).default([]),
-    })
-    .prefault({}),
+  /** Ask a policy's `@escalate_to` groups after this long pending, when it names no `@escalate_after_seconds`. */
+  escalation: z.strictObject({ afterSeconds: DurationSeconds.default(1800) }).prefault({}),
   /** Per tenant: its workspace and approval channels. A tenant not listed gets no cards. */
   tenants: z.record(z.string().min(1), SlackTenantSchema),
 });
@@ -190,7 +185,7 @@ export interface SlackConfig {
   temporalUiUrl: string | undefined;
   mapUsersByEmail: boolean;
   reminders: { everySeconds: number; max: number };
-  escalation: { afterSeconds: number; groups: string[] };
+  escalation: { afterSeconds: number };
   tenants: Record<string, SlackTenantConfig>;
 }
 

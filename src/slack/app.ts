@@ -46,7 +46,10 @@ export function createSlackEdge(edge: SlackEdge): RunningSlackEdge {
   if (slack.botToken === undefined) throw new ConfigError("config_invalid", "slack is configured but SLACK_BOT_TOKEN (or slack.botTokenFile) is not set");
   const clientOptions = { slackApiUrl: slack.apiUrl, timeout: slack.requestTimeoutMs, rejectRateLimitedCalls: true, retryConfig: { retries: 0 } };
   const logger = slackLogger(edge.logger);
-  const authorize = botAuthorization(createSlackClient(slack, slack.botToken, edge.logger), slack.botToken);
+  // One client with the bot token for everything the edge itself calls (auth.test, ephemeral
+  // refusals, users.info); Bolt's own `app.client` carries no token when `authorize` is used.
+  const client = createSlackClient(slack, slack.botToken, edge.logger);
+  const authorize = botAuthorization(client, slack.botToken);
   let http: HttpSlackReceiver | undefined;
   let app: App;
   if (slack.appToken !== undefined) {
@@ -57,7 +60,7 @@ export function createSlackEdge(edge: SlackEdge): RunningSlackEdge {
     http = new HttpSlackReceiver({ signingSecret: slack.signingSecret, logger: edge.logger });
     app = new App({ authorize, receiver: http, clientOptions, logger });
   }
-  registerListeners(app, new SlackDecisions(edge, app.client));
+  registerListeners(app, new SlackDecisions(edge, client));
   app.error(async (err) => {
     edge.logger.error({ err }, "a Slack listener failed");
     await Promise.resolve();

@@ -87,6 +87,8 @@ export interface CardView {
 
 /** `action_id` of the card's Approve button. */
 export const APPROVE_ACTION_ID = "countersign_approve";
+/** Approve where policy requires a reason: the click opens the reason modal at once (Slack's trigger lives 3 s). */
+export const APPROVE_WITH_REASON_ACTION_ID = "countersign_approve_with_reason";
 /** `action_id` of the card's Deny button. */
 export const DENY_ACTION_ID = "countersign_deny";
 /** `callback_id` of the reason modal opened to deny. */
@@ -280,7 +282,7 @@ function decisionsBlock(decisions: readonly CardDecision[], b: Budget): RichText
 function approveButton(view: CardView): Button {
   const button: Button = {
     type: "button",
-    action_id: APPROVE_ACTION_ID,
+    action_id: view.approveReasonRequired ? APPROVE_WITH_REASON_ACTION_ID : APPROVE_ACTION_ID,
     text: plain(view.approveReasonRequired ? "Approve…" : "Approve"),
     style: "primary",
     value: view.approvalId,

@@ -10,6 +10,16 @@ import { FINAL_STATUSES, approvedBy, type ApprovalRequest, type ApprovalState, t
 import { CARD_METADATA_EVENT_TYPE, renderCard, renderDecisionReply, renderReminder, renderRequesterNotice, type CardStatus, type CardView } from "./card.js";
 import { slackCall } from "./web.js";
 
+/** Message metadata event type of the requester's direct message (found again by `notice_id` when retried). */
+const NOTICE_METADATA_EVENT_TYPE = "countersign_notice";
+/** Pages of 200 messages a retried post reads back through to find its card (a busy channel moves on meanwhile). */
+const FIND_CARD_PAGES = 5;
+
+/** The metadata a message carries (ours: an event type and a payload of strings). */
+function metadataOf(message: unknown): { event_type?: unknown; event_payload?: Record<string, unknown> } | undefined {
+  return (message as { metadata?: { event_type?: unknown; event_payload?: Record<string, unknown> } }).metadata;
+}
+
 /** Message metadata event type of a thread reply (found again by `reply_id` when its post is retried). */
 const REPLY_METADATA_EVENT_TYPE = "countersign_reply";
 /** What the card shows for arguments of a tool the catalog does not list (its redaction rules are unknown). */
@@ -44,7 +54,8 @@ export class SlackCards {
       plan.remindEverySeconds = remind;
       plan.maxReminders = this.deps.slack.reminders.max;
     }
-    const escalateTo = input.escalateTo ?? this.deps.slack.escalation.groups;
+    // Who may decide is policy's to say: only a policy's @escalate_to widens the approver groups.
+    const escalateTo = input.escalateTo ?? [];
     if (escalateTo.length > 0) {
       plan.escalation = { groups: [...escalateTo], channels: channelsOf(escalateTo), afterSeconds: input.escalateAfterSeconds ?? this.deps.slack.escalation.afterSeconds };
     }
@@ -85,17 +96,19 @@ export class SlackCards {
     // A retried reply first looks for itself in the thread: a post Slack accepted but did not answer is not repeated.
     if (opts.retry) {
       const thread = await slackCall("conversations.replies", () => client.conversations.replies({ channel: input.channel, ts: input.threadTs, limit: 200, include_all_metadata: true }));
-      const posted = (thread.messages ?? []).some((m) => {
-        const meta = (m as { metadata?: { event_type?: unknown; event_payload?: { reply_id?: unknown } } }).metadata;
-        return meta?.event_type === REPLY_METADATA_EVENT_TYPE && meta.event_payload?.reply_id === opts.replyId;
-      });
+      const posted = (thread.messages ?? []).some((m) => metadataOf(m)?.event_type === REPLY_METADATA_EVENT_TYPE && metadataOf(m)?.event_payload?.reply_id === opts.replyId);
       if (posted) return;
     }
     await slackCall("chat.postMessage", () => client.chat.postMessage({ channel: input.channel, thread_ts: input.threadTs, text, metadata, unfurl_links: false, unfurl_media: false }));
   }
 
-  /** Tell the requester the outcome by direct message, when the directory knows their Slack id. @returns whether a message was sent. */
-  async notifyRequester(state: ApprovalState): Promise<boolean> {
+  /**
+   * Tell the requester the outcome by direct message, when the directory knows their Slack id. A
+   * retried message (`opts.retry`) first looks for itself in the direct-message channel (its id is in
+   * its metadata), so one Slack accepted but answered too late is not sent twice.
+   * @returns whether a message was sent (or found already sent).
+   */
+  async notifyRequester(state: ApprovalState, opts: { noticeId: string; retry: boolean }): Promise<boolean> {
     const slackUserId = this.deps.policy.user(state.principal)?.slackUserId;
     if (slackUserId === undefined) return false;
     const view = this.cardView(state, undefined, undefined);
@@ -107,20 +120,33 @@ export class SlackCards {
       ...(view.statusReason !== undefined ? { statusReason: view.statusReason } : {}),
     });
     const { client } = this.deps;
-    await slackCall("chat.postMessage", () => client.chat.postMessage({ channel: slackUserId, text, unfurl_links: false, unfurl_media: false }));
+    const metadata = { event_type: NOTICE_METADATA_EVENT_TYPE, event_payload: { approval_id: state.id, notice_id: opts.noticeId } };
+    if (opts.retry) {
+      const opened = await slackCall("conversations.open", () => client.conversations.open({ users: slackUserId }));
+      const channel = opened.channel?.id;
+      if (channel !== undefined) {
+        const history = await slackCall("conversations.history", () => client.conversations.history({ channel, oldest: String(Math.floor(state.requestedAtMs / 1000) - FIND_CARD_SLACK_SECONDS), limit: 50, include_all_metadata: true }));
+        if ((history.messages ?? []).some((m) => metadataOf(m)?.event_type === NOTICE_METADATA_EVENT_TYPE && metadataOf(m)?.event_payload?.notice_id === opts.noticeId)) return true;
+      }
+    }
+    await slackCall("chat.postMessage", () => client.chat.postMessage({ channel: slackUserId, text, metadata, unfurl_links: false, unfurl_media: false }));
     return true;
   }
 
+  /** The ts of this approval's card in `channel`, looking back through at most {@link FIND_CARD_PAGES} pages of recent history. */
   private async findCard(channel: string, state: ApprovalState): Promise<string | undefined> {
     const { client } = this.deps;
-    const history = await slackCall("conversations.history", () =>
-      client.conversations.history({ channel, oldest: String(Math.floor(state.requestedAtMs / 1000) - FIND_CARD_SLACK_SECONDS), limit: 200, include_all_metadata: true }),
-    );
-    const card = (history.messages ?? []).find((m) => {
-      const meta = (m as { metadata?: { event_type?: unknown; event_payload?: { approval_id?: unknown } } }).metadata;
-      return meta?.event_type === CARD_METADATA_EVENT_TYPE && meta.event_payload?.approval_id === state.id;
-    });
-    return typeof card?.ts === "string" ? card.ts : undefined;
+    let cursor: string | undefined;
+    for (let page = 0; page < FIND_CARD_PAGES; page++) {
+      const history = await slackCall("conversations.history", () =>
+        client.conversations.history({ channel, oldest: String(Math.floor(state.requestedAtMs / 1000) - FIND_CARD_SLACK_SECONDS), limit: 200, include_all_metadata: true, ...(cursor !== undefined ? { cursor } : {}) }),
+      );
+      const card = (history.messages ?? []).find((m) => metadataOf(m)?.event_type === CARD_METADATA_EVENT_TYPE && metadataOf(m)?.event_payload?.approval_id === state.id);
+      if (typeof card?.ts === "string") return card.ts;
+      cursor = history.response_metadata?.next_cursor;
+      if (history.has_more !== true || cursor === undefined || cursor === "") return undefined;
+    }
+    return undefined;
   }
 
   private slackIdOf(userId: string, fromDecision?: string): { slackUserId?: string } {

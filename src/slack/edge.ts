@@ -5,7 +5,8 @@
 import type { WebClient } from "@slack/web-api";
 import { z } from "zod";
 import type { ApprovalsClient } from "../client/approvals.js";
-import { toolEntry, type Config, type SlackConfig } from "../config.js";
+import type { View } from "@slack/types";
+import type { Config, SlackConfig } from "../config.js";
 import type { SlackActor } from "../decisions/assertion.js";
 import { checkDecision, submitDecision } from "../decisions/submit.js";
 import { CountersignError, toCountersignError } from "../errors.js";
@@ -41,6 +42,7 @@ export const ButtonClickSchema = z.object({
   container: z.object({ channel_id: z.string().min(1).max(64).optional(), message_ts: z.string().max(64).optional() }).optional(),
   channel: z.object({ id: z.string().min(1).max(64) }).optional(),
   actions: z.array(z.object({ action_id: z.string(), value: ApprovalIdSchema })).min(1),
+  message: z.object({ text: z.string().max(4000).optional() }).optional(),
 });
 export type ButtonClick = z.infer<typeof ButtonClickSchema>;
 
@@ -128,10 +130,20 @@ export class SlackDecisions {
     return directoryUserOf({ slack: this.edge.slack, policy: this.edge.policy, client: this.client }, actor, tenant);
   }
 
-  /** The display name of the approval's tool (the catalog's, else its name), for the reason modal. */
-  async toolDisplayName(approvalId: string): Promise<string> {
-    const { tool } = await this.edge.approvals.state(approvalId);
-    return toolEntry({ tools: this.edge.tools }, tool)?.displayName ?? tool;
+  /**
+   * The tool's display name for the reason modal, from the clicked card's fallback text (our own,
+   * "… : <display name> (requested by …)") when it names a catalog tool, else a neutral word: the
+   * modal must open within Slack's 3 s, before any Temporal round trip.
+   */
+  toolDisplayNameOf(click: ButtonClick): string {
+    const text = click.message?.text ?? "";
+    const known = Object.entries(this.edge.tools).map(([name, t]) => t.displayName ?? name);
+    return known.find((name) => text.includes(`: ${name} (`)) ?? "this request";
+  }
+
+  /** The modal a refused clicker sees in place of the reason form (no submit button). */
+  refusalModal(text: string): View {
+    return { type: "modal", title: { type: "plain_text", text: "countersign" }, close: { type: "plain_text", text: "Close" }, blocks: [{ type: "section", text: { type: "plain_text", text, emoji: false } }] };
   }
 
   /**

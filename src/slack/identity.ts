@@ -31,8 +31,10 @@ export async function directoryUserOf(deps: IdentityDeps, actor: SlackActor, ten
   if (matches.length === 0 && deps.slack.mapUsersByEmail) {
     const info = await slackCall("users.info", () => deps.client.users.info({ user: actor.userId }));
     const email = info.user?.profile?.email;
-    // An email Slack reports for a user of another workspace says nothing about this one.
-    if (typeof email === "string" && email !== "" && info.user?.team_id === actor.teamId) matches = ofTenant(deps.policy.usersByEmail(email));
+    // An email Slack reports for a user of another workspace says nothing about this one, nor does
+    // one Slack says is not confirmed.
+    const confirmed = info.user?.is_email_confirmed !== false;
+    if (typeof email === "string" && email !== "" && confirmed && info.user?.team_id === actor.teamId) matches = ofTenant(deps.policy.usersByEmail(email));
   }
   if (matches.length > 1) throw new SlackError("slack_user_unmapped", "Your Slack account matches more than one countersign user; an administrator must fix the directory.", { detail: { slackUserId: actor.userId, matches: matches.length } });
   const [user] = matches;

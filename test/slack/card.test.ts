@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import {
   APPROVE_ACTION_ID,
+  APPROVE_WITH_REASON_ACTION_ID,
   APPROVE_MODAL_CALLBACK_ID,
   CARD_METADATA_EVENT_TYPE,
   DENY_ACTION_ID,
@@ -520,10 +521,11 @@ describe("Slack approval card", function () {
       for (const button of nodesOfType(renderCard(baseView({ critical: false })).blocks, "button")) assert.equal(button.confirm, undefined);
     });
 
-    it("labels Approve with an ellipsis when approving opens the reason modal", function () {
+    it("labels Approve with an ellipsis when approving opens the reason modal, and gives it the reason action", function () {
       const [approve] = nodesOfType(renderCard(baseView({ approveReasonRequired: true })).blocks, "button");
       assert.deepEqual(approve?.text, { type: "plain_text", text: "Approve…", emoji: false });
-      assert.equal(approve?.action_id, APPROVE_ACTION_ID);
+      assert.equal(approve?.action_id, APPROVE_WITH_REASON_ACTION_ID);
+      assert.equal(nodesOfType(renderCard(baseView({ approveReasonRequired: false })).blocks, "button")[0]?.action_id, APPROVE_ACTION_ID);
     });
 
     it("takes an approval id up to a button value's 2000 characters and refuses a longer one", function () {

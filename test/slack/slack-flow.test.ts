@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import type { ApprovalState } from "../../workflows/definitions.js";
 import { renderAudit } from "../../src/client/history.js";
-import { APPROVE_ACTION_ID, APPROVE_MODAL_CALLBACK_ID, DENY_ACTION_ID, DENY_MODAL_CALLBACK_ID, REASON_ACTION_ID, REASON_BLOCK_ID } from "../../src/slack/card.js";
+import { APPROVE_ACTION_ID, APPROVE_WITH_REASON_ACTION_ID, APPROVE_MODAL_CALLBACK_ID, DENY_ACTION_ID, DENY_MODAL_CALLBACK_ID, REASON_ACTION_ID, REASON_BLOCK_ID } from "../../src/slack/card.js";
 import { requestPendingRefund, startStack, type StackOptions, type TestStack } from "../support/stack.js";
 import { blockActionPayload, interactionBody, slackSignatureHeaders, startFakeSlack, viewSubmissionPayload, type FakeMessage, type FakeSlack, type RecordedCall } from "../support/fake-slack.js";
 
@@ -113,7 +113,7 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
   }
 
   async function refusalFor(user: string): Promise<string> {
-    const call = await slack.waitForCall("chat.postEphemeral", (c) => c.args.user === user);
+    const call = await slack.waitForCall("chat.postEphemeral", (c) => c.args.user === user && (c.answer as { ok?: boolean }).ok === true);
     return String(call.args.text);
   }
 
@@ -196,6 +196,13 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     assert.equal(JSON.stringify(state.decisions), before);
     assert.equal(slack.callsTo("views.open").length, 0);
     assert.equal(slack.callsTo("auth.test").length, 1, "the bot's identity is asked once, not per click");
+    // Deny opens its modal at once (Slack's trigger lives 3 s); for dave it turns into the refusal.
+    assert.equal(await click(id, "U0DAVE", DENY_ACTION_ID, card), 200);
+    await slack.waitForCall("views.update");
+    assert.match(JSON.stringify(slack.views[0]?.view), /not entitled/);
+    assert.ok(!JSON.stringify(slack.views[0]?.view).includes('"submit"'), "the refusal has nothing to submit");
+    await slack.waitForCall("chat.postEphemeral", () => slack.ephemerals.filter((e) => e.user === "U0DAVE").length === 2);
+    assert.equal((await stack.approvals.state(id)).status, "pending");
   });
 
   it("a forged signature and a stale timestamp are 401 and send no Update", async function () {
@@ -346,7 +353,8 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
   });
 
   it("reminds the approver channel while pending and escalates to the second group after the delay", async function () {
-    await start({}, { reminders: { everySeconds: 1, max: 2 }, escalation: { afterSeconds: 2, groups: ["support"] }, tenants: { acme: { teamId: TEAM, channel: CHANNEL, groups: { support: "C0ESCALATE" } } } });
+    await start({}, { reminders: { everySeconds: 1, max: 2 }, escalation: { afterSeconds: 2 }, tenants: { acme: { teamId: TEAM, channel: CHANNEL, groups: { support: "C0ESCALATE" } } } });
+    stack.writeTenantFile("policies/payments.cedar", stack.readTenantFile("policies/payments.cedar").replace('@id("payments-refund")', '@id("payments-refund")\n@escalate_to("support")'));
     const { id } = await requestPendingRefund(stack);
     const card = await cardOf(id);
     await slack.waitForCall("chat.postMessage", (c) => c.args.thread_ts === card.ts && /remind|waiting/i.test(String(c.args.text)));
@@ -368,7 +376,8 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     const card = await cardOf(id);
     const approve = JSON.stringify((card.blocks ?? []).find((b) => (b as { type?: string }).type === "actions"));
     assert.ok(approve.includes('"confirm"'), "Approve asks for confirmation on a critical tool");
-    assert.equal(await click(id, BOB, APPROVE_ACTION_ID, card), 200);
+    assert.ok(approve.includes(APPROVE_WITH_REASON_ACTION_ID), "Approve opens the reason modal");
+    assert.equal(await click(id, BOB, APPROVE_WITH_REASON_ACTION_ID, card), 200);
     const opened = await slack.waitForCall("views.open");
     const view = opened.args.view as { callback_id: string; private_metadata: string };
     assert.equal(view.callback_id, APPROVE_MODAL_CALLBACK_ID);
@@ -437,5 +446,20 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     assert.equal((await stack.approvals.state(id)).decisions.length, 0);
     assert.equal(await click(id, BOB, APPROVE_ACTION_ID, card), 200, "a failed identity check is not remembered");
     await waitForStatus(id, "approved");
+  });
+
+  it("a requester message Slack accepted but answered too late is not sent twice", async function () {
+    await start();
+    const { id } = await requestPendingRefund(stack);
+    const card = await cardOf(id);
+    // Fail the third post of this approval (card, thread reply, then the DM) after it took effect.
+    await click(id, BOB, APPROVE_ACTION_ID, card);
+    await slack.waitForCall("chat.postMessage", (c) => c.args.thread_ts === card.ts);
+    slack.fail("chat.postMessage", { acceptThenDelayMs: 2500 }, 1);
+    await slack.waitForCall("conversations.open");
+    await slack.waitForCall("conversations.history", (c) => c.args.channel === "DU0ALICE");
+    let state = await stack.approvals.state(id);
+    for (let i = 0; i < 50 && state.slack?.requesterNotified !== true; i++) state = await stack.approvals.state(id);
+    assert.equal(slack.messages("DU0ALICE").length, 1, "one direct message");
   });
 });

@@ -50,7 +50,8 @@ export interface FakeSlack {
   messages(channel: string): FakeMessage[];
   replies(channel: string, threadTs: string): FakeMessage[];
   ephemerals: Array<{ channel: string; user: string; text?: string }>;
-  views: Array<{ triggerId: string; view: Record<string, unknown> }>;
+  /** Modals opened (with views.open), as they are now (views.update replaces `view`). */
+  views: Array<{ id: string; triggerId: string; view: Record<string, unknown>; updates: number }>;
   /** The next `times` (default 1) calls to `method` (`*`: any) answer `fault`. */
   fail(method: string, fault: FakeFault, times?: number): void;
   /**
@@ -121,6 +122,7 @@ export async function startFakeSlack(opts: FakeSlackOptions): Promise<FakeSlack>
   const channelOf = (raw: unknown): { id: string } | { error: string } => {
     if (typeof raw !== "string" || raw === "") return { error: "channel_not_found" };
     if (/^[UW][A-Z0-9]+$/.test(raw)) return { id: `D${raw}` };
+    if (/^D[UW][A-Z0-9]+$/.test(raw)) return { id: raw };
     if (!opts.channels.includes(raw)) return { error: "channel_not_found" };
     if (opts.notInChannel?.includes(raw) === true) return { error: "not_in_channel" };
     return { id: raw };
@@ -179,8 +181,21 @@ export async function startFakeSlack(opts: FakeSlackOptions): Promise<FakeSlack>
       }
       case "views.open": {
         if (str(a.trigger_id) === undefined || typeof a.view !== "object" || a.view === null) return { ok: false, error: "invalid_arguments" };
-        views.push({ triggerId: str(a.trigger_id) ?? "", view: a.view as Record<string, unknown> });
-        return { ok: true, view: { id: `V${randomUUID().slice(0, 8).toUpperCase()}`, ...(a.view as Record<string, unknown>) } };
+        const id = `V${randomUUID().slice(0, 8).toUpperCase()}`;
+        views.push({ id, triggerId: str(a.trigger_id) ?? "", view: a.view as Record<string, unknown>, updates: 0 });
+        return { ok: true, view: { id, ...(a.view as Record<string, unknown>) } };
+      }
+      case "views.update": {
+        const target = views.find((v) => v.id === a.view_id);
+        if (target === undefined || typeof a.view !== "object" || a.view === null) return { ok: false, error: "not_found" };
+        target.view = a.view as Record<string, unknown>;
+        target.updates += 1;
+        return { ok: true, view: { id: target.id, ...target.view } };
+      }
+      case "conversations.open": {
+        const user = str(a.users);
+        if (user === undefined || !/^[UW][A-Z0-9]+$/.test(user)) return { ok: false, error: "user_not_found" };
+        return { ok: true, channel: { id: `D${user}` } };
       }
       case "users.info": {
         const user = opts.users?.find((u) => u.id === a.user);
@@ -228,7 +243,9 @@ export async function startFakeSlack(opts: FakeSlackOptions): Promise<FakeSlack>
     };
     if (isDown) return answer(503, { ok: false, error: "service_unavailable" });
     // apps.connections.open takes the app-level token (xapp-…), every other method the bot token.
-    const token = method === "apps.connections.open" ? /^Bearer xapp-[\w-]+$/.test(req.headers.authorization ?? "") : req.headers.authorization === `Bearer ${opts.botToken}`;
+    // Slack takes the token as a bearer header or as the `token` form field.
+    const presented = req.headers.authorization?.replace(/^Bearer /, "") ?? (typeof args.token === "string" ? args.token : "");
+    const token = method === "apps.connections.open" ? /^xapp-[\w-]+$/.test(presented) : presented === opts.botToken;
     if (!token) return answer(200, { ok: false, error: "invalid_auth" });
     const fault = takeFault(method);
     if (fault !== undefined && "rateLimitedSeconds" in fault) return answer(429, { ok: false, error: "ratelimited" }, { "retry-after": String(fault.rateLimitedSeconds) });
