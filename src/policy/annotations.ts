@@ -56,7 +56,7 @@ export interface PolicyRouting {
   approveReasonRequired: boolean;
   /** Remind the approver channels this often while pending, in seconds (else the `slack.reminders` default). */
   remindEverySeconds: number | undefined;
-  /** Groups asked as well once the approval has waited `escalateAfterSeconds` (else the `slack.escalation` default). */
+  /** Groups asked as well once the approval has waited `escalateAfterSeconds` (else `slack.escalation.afterSeconds`). */
   escalateTo: string[] | undefined;
   escalateAfterSeconds: number | undefined;
 }

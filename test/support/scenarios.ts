@@ -262,7 +262,7 @@ export const SCENARIOS: readonly PathScenario[] = [
     },
   },
   {
-    fixture: "approval-slack-card-approved-redeemed",
+    fixture: "approval-slack-card-reminded-approved-redeemed",
     path: "a card is posted to Slack; a reminder is sent in its thread; bob clicks Approve on the card (a signed Slack interaction); the card, a thread reply and alice's direct message follow; the tool server redeems and the card says so",
     ends: { status: "redeemed" },
     services: async () => {
