@@ -46,11 +46,16 @@ function slackFailure(err: unknown): never {
   throw err;
 }
 
-/** A Slack activity: the port's call, failures mapped by slackFailure. */
+/**
+ * A Slack activity: the port's call, failures mapped by slackFailure and counted by code in the
+ * worker's metrics (`countersign_slack_failures`, see README "Metrics").
+ */
 async function slackStep<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
+    const code = err instanceof SlackError ? err.code : "internal";
+    Context.current().metricMeter.createCounter("countersign_slack_failures", "calls", "Slack Web API calls of the card lane that failed, by code (slack_unavailable is retried)").add(1, { code });
     slackFailure(err);
   }
 }

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import type { ApprovalState } from "../../workflows/definitions.js";
 import { renderAudit } from "../../src/client/history.js";
 import { APPROVE_ACTION_ID, APPROVE_WITH_REASON_ACTION_ID, APPROVE_MODAL_CALLBACK_ID, DENY_ACTION_ID, DENY_MODAL_CALLBACK_ID, REASON_ACTION_ID, REASON_BLOCK_ID } from "../../src/slack/card.js";
+import { runCli } from "../support/run-cli.js";
 import { requestPendingRefund, startStack, type StackOptions, type TestStack } from "../support/stack.js";
 import { blockActionPayload, interactionBody, slackSignatureHeaders, startFakeSlack, viewSubmissionPayload, type FakeMessage, type FakeSlack, type RecordedCall } from "../support/fake-slack.js";
 
@@ -316,13 +317,15 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     await cardBecomes(id, (m) => !hasButtons(m) && /approved/i.test(cardText(m)));
   });
 
-  it("while Slack is down the approval is decided from the approver endpoint, and the card catches up when Slack returns", async function () {
+  it("while Slack is down the approval is decided from the CLI, and the card catches up when Slack returns", async function () {
     await start();
     const { id } = await requestPendingRefund(stack);
     await cardOf(id);
     slack.down();
-    const state = await stack.decide(id, "bob", "approve");
-    assert.equal(state.status, "approved");
+    const token = await stack.ids.principalToken("bob", { scope: "countersign:approve" });
+    const cli = await runCli(["--config", stack.configFile, "approve", id, "--token", token, "--url", stack.baseUrl]);
+    assert.equal(cli.code, 0, cli.out);
+    assert.equal((await stack.approvals.state(id)).status, "approved");
     await slack.waitForCall("chat.update", (c: RecordedCall) => c.status === 503);
     slack.up();
     const card = await cardBecomes(id, (m) => !hasButtons(m) && /approved/i.test(cardText(m)));
@@ -458,8 +461,11 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     slack.fail("chat.postMessage", { acceptThenDelayMs: 2500 }, 1);
     await slack.waitForCall("conversations.open");
     await slack.waitForCall("conversations.history", (c) => c.args.channel === "DU0ALICE");
-    let state = await stack.approvals.state(id);
-    for (let i = 0; i < 50 && state.slack?.requesterNotified !== true; i++) state = await stack.approvals.state(id);
+    // The lane updates the card for the redemption only once the message step is done.
+    const grant = await stack.grantOf(id);
+    const redeemed = await stack.http("POST", "/v1/grants/redeem", await stack.toolHeaders(), { grant, tool: "payments.refund", arguments: { payment_id: "pay_1042", amount_cents: 4200, currency: "EUR" } });
+    assert.equal(redeemed.status, 200);
+    await cardBecomes(id, (m) => /Approved and used/.test(cardText(m)));
     assert.equal(slack.messages("DU0ALICE").length, 1, "one direct message");
   });
 });
