@@ -6,7 +6,7 @@ import type { ApprovalState } from "../../workflows/definitions.js";
 import { renderAudit } from "../../src/client/history.js";
 import { APPROVE_ACTION_ID, APPROVE_WITH_REASON_ACTION_ID, APPROVE_MODAL_CALLBACK_ID, DENY_ACTION_ID, DENY_MODAL_CALLBACK_ID, REASON_ACTION_ID, REASON_BLOCK_ID } from "../../src/slack/card.js";
 import { runCli } from "../support/run-cli.js";
-import { requestPendingRefund, startStack, type StackOptions, type TestStack } from "../support/stack.js";
+import { runnerWorkerMetricsAddress, requestPendingRefund, startStack, type StackOptions, type TestStack } from "../support/stack.js";
 import { blockActionPayload, interactionBody, slackSignatureHeaders, startFakeSlack, viewSubmissionPayload, type FakeMessage, type FakeSlack, type RecordedCall } from "../support/fake-slack.js";
 
 const BOT_TOKEN = "xoxb-test-countersign";
@@ -343,6 +343,9 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     assert.match(state.slack?.errors[0]?.message ?? "", /channel_not_found/);
     assert.equal(slack.callsTo("chat.postMessage").filter((c) => c.args.channel === "C0MISSING").length, 1, "a permanent error is not retried");
     assert.match(renderAudit(state), /slack .* failed: slack_rejected in C0MISSING/);
+    // The worker counts it (served by this test runner's Temporal runtime, as a worker's metrics endpoint).
+    const metrics = await (await fetch(`http://${runnerWorkerMetricsAddress()}/metrics`)).text();
+    assert.match(metrics, /countersign_slack_failures\{[^}]*code="slack_rejected"[^}]*\} [1-9]/);
     assert.equal((await stack.decide(id, "bob", "approve")).status, "approved", "the approval is still decidable");
   });
 
