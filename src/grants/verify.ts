@@ -1,7 +1,8 @@
 // Verifying a presented grant: header, signature, issuer and lifetime, then the exact claim shape.
 // The binding to the call being made is checked separately by checkBinding.
-import { errors, jwtVerify } from "jose";
-import { GrantError } from "../errors.js";
+import { decodeProtectedHeader, errors, jwtVerify, type CryptoKey } from "jose";
+import type { KeySource } from "../auth/jwks.js";
+import { CountersignError, GrantError } from "../errors.js";
 import { GRANT_TYP, GrantClaimsSchema } from "./claims.js";
 import type { GrantClaims } from "./claims.js";
 import { GRANT_ALG, tokenKey } from "./key-store.js";
@@ -23,17 +24,16 @@ function invalidGrant(reason: string, options: { cause?: unknown; detail?: Recor
 }
 
 /**
- * Verify a grant's integrity and lifetime and return its claims. Requires header `typ` exactly
- * `countersign-grant+jwt`, `alg` EdDSA, a `kid` in the key store, a valid signature, `iss` equal to
+ * Verify a grant's integrity and lifetime and return its claims. `keys` is the key file (countersign's
+ * processes) or a key source over the published JWKS (tool servers, see src/kit). Requires header `typ` exactly
+ * `countersign-grant+jwt`, `alg` EdDSA, a `kid` in the key store or set, a valid signature, `iss` equal to
  * `opts.issuer`, `nbf <= now < exp` (within the tolerance), and exactly the grant's claim set.
  * Does not check audience, tool or arguments (see checkBinding) nor single use.
  * @throws GrantError `grant_expired` when only the lifetime has passed (signature valid);
  *   `invalid_grant` for everything else (`detail.reason` says what, never the token).
  */
-export async function verifyGrant(keys: KeyStore, token: string, opts: VerifyGrantOptions): Promise<GrantClaims> {
-  const found = await tokenKey(keys, token, GRANT_TYP);
-  if ("problem" in found) throw invalidGrant(found.problem, { cause: found.cause, ...(found.kid !== undefined ? { detail: { kid: found.kid } } : {}) });
-  const { key } = found;
+export async function verifyGrant(keys: KeyStore | KeySource, token: string, opts: VerifyGrantOptions): Promise<GrantClaims> {
+  const key = typeof keys === "function" ? await remoteKey(keys, token) : await storeKey(keys, token);
 
   const nowSeconds = opts.nowSeconds ?? Math.floor(Date.now() / 1000);
   let payload: unknown;
@@ -58,6 +58,36 @@ export async function verifyGrant(keys: KeyStore, token: string, opts: VerifyGra
     throw invalidGrant("claims", { detail: { claims: [...new Set(parsed.error.issues.map((i) => i.path.join(".") || "(root)"))] } });
   }
   return parsed.data;
+}
+
+/** The grant's key from the key file (countersign's own processes). */
+async function storeKey(keys: KeyStore, token: string): Promise<CryptoKey> {
+  const found = await tokenKey(keys, token, GRANT_TYP);
+  if ("problem" in found) throw invalidGrant(found.problem, { cause: found.cause, ...(found.kid !== undefined ? { detail: { kid: found.kid } } : {}) });
+  return found.key;
+}
+
+/**
+ * The grant's key from a published key set (a tool server, through `/.well-known/jwks.json`): the
+ * same header checks as the key file's, then the set's key for the `kid` (refetched when unknown).
+ * A set that cannot be fetched stays `unavailable` (fail closed, never "valid").
+ */
+async function remoteKey(source: KeySource, token: string): Promise<CryptoKey> {
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch (cause) {
+    throw invalidGrant("malformed", { cause });
+  }
+  if (header.typ !== GRANT_TYP) throw invalidGrant("typ");
+  if (header.alg !== GRANT_ALG) throw invalidGrant("alg");
+  if (typeof header.kid !== "string") throw invalidGrant("kid_missing");
+  try {
+    return await source(header, { payload: "", signature: "" });
+  } catch (cause) {
+    if (cause instanceof CountersignError && cause.code === "unavailable") throw cause;
+    throw invalidGrant("kid_unknown", { cause, detail: { kid: header.kid.slice(0, 64) } });
+  }
 }
 
 /** What the grant must be bound to: the call actually being made. */
