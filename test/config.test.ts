@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, resolveConfig } from "../src/config.js";
+import { slackMode } from "../src/slack/app.js";
 
 const minimal = () => ({
   identity: {
@@ -166,6 +167,16 @@ describe("config", function () {
           else process.env[name] = value;
         }
       }
+    });
+
+    it("a server with Slack configured refuses to start without the bot token, or without both the signing secret and the app token", function () {
+      const base = resolveConfig(withSlack({ tenants: {} }), "/x/c.yaml").slack;
+      assert.ok(base !== undefined);
+      const cfg = { ...base, botToken: undefined, signingSecret: undefined, appToken: undefined };
+      assert.throws(() => slackMode(cfg), { code: "config_invalid", message: /SLACK_BOT_TOKEN/ });
+      assert.throws(() => slackMode({ ...cfg, botToken: "xoxb-1" }), { code: "config_invalid", message: /SLACK_SIGNING_SECRET .* SLACK_APP_TOKEN/ });
+      assert.equal(slackMode({ ...cfg, botToken: "xoxb-1", signingSecret: "s" }), "http");
+      assert.equal(slackMode({ ...cfg, botToken: "xoxb-1", appToken: "xapp-1" }), "socket");
     });
 
     it("refuses a secret written in the YAML itself, a bad Slack id, a tenant without channels and an unreadable secret file", function () {

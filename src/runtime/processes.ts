@@ -11,7 +11,7 @@ import { listen, type RunningHttpServer } from "../server/serve.js";
 import { freePort, startDevServer, type DevServer } from "../temporal/dev-server.js";
 import { connectClient, connectWorker, temporalTarget, type TemporalTarget } from "../temporal/connection.js";
 import { createApprovalWorker } from "../../worker/worker.js";
-import { createSlackEdge, type RunningSlackEdge } from "../slack/app.js";
+import { createSlackEdge, slackMode, type RunningSlackEdge } from "../slack/app.js";
 import { removeDevRecord, writeDevRecord } from "./dev-record.js";
 import { activityDeps, buildServices, type Services } from "./services.js";
 
@@ -66,6 +66,8 @@ export async function startServer(
   logger: Logger,
   workerMetricsAddresses: readonly string[],
 ): Promise<RunningHttpServer & { closeAll(): Promise<void> }> {
+  // Missing Slack secrets are a start-up error, before anything connects.
+  if (services.config.slack !== undefined) slackMode(services.config.slack);
   const { client, connection } = await connectClient(target, services.dataConverter);
   const approvals = new ApprovalsClient(client, services.config.temporal.taskQueue);
   const metrics = new Metrics({ defaultMetrics: true, workerMetricsAddresses, logger });
@@ -137,6 +139,7 @@ export async function runDev(config: Config, logger: Logger, opts: { projectRoot
   installRuntime(logger, workerMetricsAddress);
   try {
     const services = await buildServices(config, { createMissingKeys: true });
+    if (config.slack !== undefined) slackMode(config.slack);
     temporal = await startDevServer({
       projectRoot: opts.projectRoot,
       dbFile: resolve(opts.stateDir, "temporal.db"),

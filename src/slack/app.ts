@@ -37,12 +37,25 @@ export interface RunningSlackEdge {
 }
 
 /**
+ * How a server receives from Slack with this config: `socket` with an app-level token, else `http`.
+ * Call it at start-up, before connecting anywhere, so missing secrets fail fast.
+ * @throws ConfigError `config_invalid` naming the missing secret.
+ */
+export function slackMode(slack: SlackEdge["slack"]): "http" | "socket" {
+  if (slack.botToken === undefined) throw new ConfigError("config_invalid", "slack is configured but SLACK_BOT_TOKEN (or slack.botTokenFile) is not set");
+  if (slack.appToken !== undefined) return "socket";
+  if (slack.signingSecret === undefined) throw new ConfigError("config_invalid", "slack is configured but neither SLACK_SIGNING_SECRET (HTTP mode) nor SLACK_APP_TOKEN (Socket Mode) is set");
+  return "http";
+}
+
+/**
  * Build the Slack edge from `edge.slack`: HTTP mode with the signing secret, Socket Mode with the
  * app-level token (`SLACK_APP_TOKEN`). Call `start()` before serving.
  * @throws ConfigError `config_invalid` when the bot token, or both the signing secret and the app token, are missing.
  */
 export function createSlackEdge(edge: SlackEdge): RunningSlackEdge {
   const { slack } = edge;
+  slackMode(slack);
   if (slack.botToken === undefined) throw new ConfigError("config_invalid", "slack is configured but SLACK_BOT_TOKEN (or slack.botTokenFile) is not set");
   const clientOptions = { slackApiUrl: slack.apiUrl, timeout: slack.requestTimeoutMs, rejectRateLimitedCalls: true, retryConfig: { retries: 0 } };
   const logger = slackLogger(edge.logger);
