@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { Runtime, type Worker } from "@temporalio/worker";
 import { ApprovalsClient } from "../client/approvals.js";
 import type { Config } from "../config.js";
+import { ConfigError } from "../errors.js";
 import { temporalSdkLogger, type Logger } from "../log.js";
 import { createApp } from "../server/app.js";
 import { Metrics } from "../server/metrics.js";
@@ -103,6 +104,8 @@ function slackEdgeOf(services: Services, approvals: ApprovalsClient, logger: Log
 /** `countersign worker`: run until a signal, then drain. */
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
   installRuntime(logger, config.worker.metricsAddress);
+  // A worker writes the Slack cards: with a slack section it needs the bot token (and nothing else).
+  if (config.slack !== undefined && config.slack.botToken === undefined) throw new ConfigError("config_invalid", "slack is configured but SLACK_BOT_TOKEN (or slack.botTokenFile) is not set");
   const services = await buildServices(config, { createMissingKeys: false });
   const { worker, done } = await startWorker(services, temporalTarget(config), logger);
   logger.info({ taskQueue: config.temporal.taskQueue }, "worker running");
