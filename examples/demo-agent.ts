@@ -48,7 +48,9 @@ async function request(): Promise<void> {
       arguments: refund,
       intent: { taskId: "ticket-1042", summary: "Refund the duplicate charge on ticket #1042" },
     });
-    console.log(view.status === "pending" ? 202 : 200, JSON.stringify(view, null, 2));
+    // The grant is the agent's to hand to the tool server, not the terminal's to show.
+    const shown = view.grant !== undefined ? { ...view, grant: "(held by the agent)" } : view;
+    console.log(view.status === "pending" ? 202 : 200, JSON.stringify(shown, null, 2));
     console.log(`\nlook at it:       npx countersign show ${view.id}\nnow approve it:   npx countersign approve ${view.id} --as bob\nthen redeem it:   node dist/examples/demo-agent.js redeem ${view.id}`);
   } catch (err) {
     console.log(failure(err));

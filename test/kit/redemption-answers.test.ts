@@ -1,5 +1,5 @@
-// Review findings for the tool-server kit, against a fake countersign on loopback (no Temporal):
-// the kit must act only on an answer that is countersign's redemption of *this* grant.
+// The tool-server kit against a fake countersign on loopback (no Temporal): redirects and answers
+// that are not countersign's redemption of *this* grant are never taken for one.
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { argsSha256 } from "../../src/grants/args-hash.js";
@@ -30,7 +30,7 @@ function json(res: ServerResponse, status: number, value: unknown, headers: Reco
   res.end(JSON.stringify(value));
 }
 
-describe("review: tool-server kit acts only on countersign's redemption of this grant", function () {
+describe("tool-server kit acts only on countersign's redemption of this grant", function () {
   let keys: KeyStore;
   const servers: Server[] = [];
   before(async function () {

@@ -1,4 +1,4 @@
-// Review findings for the agent client, with a scripted fetch or a fake server on loopback (no Temporal).
+// The agent client under faults, with a scripted fetch or a fake server on loopback (no Temporal): timeouts, lost bodies, aborts, answers that come back at once, redirects.
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { createAgentClient, CountersignError, type AgentClientOptions } from "../../src/agent/index.js";
@@ -20,7 +20,7 @@ function stalled(calls: { bodies: string[] }): typeof fetch {
     });
 }
 
-describe("review: agent client", function () {
+describe("agent client", function () {
   this.timeout(20_000);
   const servers: Server[] = [];
   afterEach(async function () {

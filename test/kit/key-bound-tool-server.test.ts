@@ -1,5 +1,4 @@
-// Review finding: a tool server whose JWT-SVID names a key (cnf.jwk) must prove it on redemption
-// (Workload-Proof-Token), as countersign demands of every workload; the kit has no way to send one.
+// A tool server whose JWT-SVID names a key (cnf.jwk) proves it on redemption (Workload-Proof-Token), as countersign demands of every workload: the kit sends the proof its hook makes.
 import assert from "node:assert/strict";
 import { createToolServerKit, GrantError, type ToolServerKitOptions } from "../../src/kit/index.js";
 import { createWorkloadKey, mintProofToken, type WorkloadKey } from "../support/tokens.js";
@@ -7,7 +6,7 @@ import { PAYMENTS_SERVER, requestPendingRefund, startStack, type TestStack } fro
 
 const ARGS = { payment_id: "pay_1042", amount_cents: 4200, currency: "EUR" };
 
-describe("review: tool-server kit with a key-bound tool-server identity (real countersign)", function () {
+describe("tool-server kit with a key-bound tool-server identity (real countersign)", function () {
   this.timeout(30_000);
   let stack: TestStack;
   let key: WorkloadKey;
@@ -35,7 +34,7 @@ describe("review: tool-server kit with a key-bound tool-server identity (real co
   it("the kit can redeem for a key-bound tool server (a proof hook like the agent client's proofToken)", async function () {
     const grant = await approvedGrant();
     const wit = await stack.ids.agentToken(PAYMENTS_SERVER, { claims: { cnf: { jwk: key.publicJwk } } });
-    // The agent client's option, offered to the kit: today the kit has no such option and ignores it.
+    // The same hook as the agent client's proofToken.
     const options = {
       countersignUrl: stack.baseUrl,
       issuer: stack.config.issuer,
