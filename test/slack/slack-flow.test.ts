@@ -471,4 +471,41 @@ describe("approvers decide in Slack (fake Slack Web API, real Bolt and Temporal)
     await cardBecomes(id, (m) => /Approved and used/.test(cardText(m)));
     assert.equal(slack.messages("DU0ALICE").length, 1, "one direct message");
   });
+
+  it("after the escalation delay a member of the escalation group may decide, and not before", async function () {
+    await start({}, { escalation: { afterSeconds: 2 }, tenants: { acme: { teamId: TEAM, channel: CHANNEL, groups: { "payments-lead": "C0ESCALATE" } } } });
+    // frank leads payments: the approve policies permit the group, but no request routes to it until escalation.
+    stack.writeTenantFile(
+      "directory.yaml",
+      `${stack.readTenantFile("directory.yaml")}
+- uid: { type: Role, id: payments-lead }
+  attrs: {}
+  parents: []
+- uid: { type: User, id: frank }
+  attrs: { tenant: { type: Tenant, id: acme }, email: frank@acme.example, slackUserId: U0FRANK, displayName: Frank Lead }
+  parents: [{ type: Role, id: payments-lead }]
+`,
+    );
+    const policies = stack.readTenantFile("policies/payments.cedar");
+    stack.writeTenantFile(
+      "policies/payments.cedar",
+      `${policies.replace('@id("payments-refund")', '@id("payments-refund")\n@escalate_to("payments-lead")')}
+@id("payments-lead-approve")
+permit (principal in Role::"payments-lead", action == Action::"approve", resource == Tool::"payments.refund")
+when { principal.tenant == context.tenant };
+`,
+    );
+    const { id } = await requestPendingRefund(stack);
+    const card = await cardOf(id);
+    assert.equal(await click(id, "U0FRANK", APPROVE_ACTION_ID, card), 200);
+    assert.match(await refusalFor("U0FRANK"), /not entitled/);
+    const escalated = await cardOf(id, "C0ESCALATE");
+    assert.equal(await click(id, "U0FRANK", APPROVE_ACTION_ID, escalated), 200);
+    const state = await waitForStatus(id, "approved");
+    assert.equal(state.decisions[0]?.approver, "frank");
+    assert.deepEqual(state.decisions[0]?.groups, ["payments-lead"]);
+    // Both cards end the same way.
+    await cardBecomes(id, (m) => !hasButtons(m) && /approved/i.test(cardText(m)));
+    await cardBecomes(id, (m) => !hasButtons(m) && /approved/i.test(cardText(m)), "C0ESCALATE");
+  });
 });
