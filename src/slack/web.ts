@@ -6,26 +6,10 @@ import type { SlackConfig } from "../config.js";
 import { SlackError } from "../errors.js";
 import type { Logger } from "../log.js";
 
-/**
- * Slack errors that no retry can mend: the token, the app's scopes or the channel are wrong. They
- * fail the call for good (`slack_rejected`), so the audit trail shows them instead of a retry loop.
- * Any other platform error is treated the same way unless listed in {@link TRANSIENT_PLATFORM_ERRORS}.
- */
-export const PERMANENT_PLATFORM_ERRORS = [
-  "invalid_auth",
-  "not_authed",
-  "account_inactive",
-  "token_revoked",
-  "token_expired",
-  "no_permission",
-  "missing_scope",
-  "channel_not_found",
-  "not_in_channel",
-  "is_archived",
-  "user_not_found",
-  "invalid_blocks",
-  "msg_too_long",
-] as const;
+// Slack's platform errors (`ok: false`) are final unless listed below: `invalid_auth`, `not_authed`,
+// `token_revoked`, `missing_scope`, `channel_not_found`, `not_in_channel`, `is_archived`,
+// `invalid_blocks`, `msg_too_long` and the like cannot be mended by a retry, so they fail for good
+// (`slack_rejected`) and the audit trail shows them instead of a retry loop.
 /** Platform errors Slack documents as passing: retried like an outage. */
 const TRANSIENT_PLATFORM_ERRORS = new Set(["ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"]);
 
