@@ -7,6 +7,8 @@ import type { Logger } from "../log.js";
 
 /** Oldest (and furthest in the future) request timestamp accepted, in seconds: Slack's replay window. */
 export const SLACK_TIMESTAMP_WINDOW_SECONDS = 300;
+/** When Slack gets its answer at the latest, acked or not, in ms (Slack waits 3 s). */
+const ACK_DEADLINE_MS = 2_500;
 /** Largest request body read, in bytes (interaction payloads carry the whole message: well below this). */
 export const SLACK_BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -94,7 +96,18 @@ export class HttpSlackReceiver implements Receiver {
     );
     this.inflight.add(processing);
     void processing.finally(() => this.inflight.delete(processing));
-    const first = await Promise.race([ackResponse, processing]);
+    // Slack gives up after 3 s (and shows the clicker an error, or retries). Our listeners ack
+    // first, but Bolt's own steps before them (the bot's auth.test on a first event) can be slow:
+    // then Slack gets an empty 200 in time and the listener still runs.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<{ response: undefined }>((resolve) => {
+      timer = setTimeout(() => {
+        this.opts.logger.warn({ afterMs: ACK_DEADLINE_MS }, "a Slack request was answered before its listener acked");
+        resolve({ response: undefined });
+      }, ACK_DEADLINE_MS);
+    });
+    const first = await Promise.race([ackResponse, processing, late]);
+    clearTimeout(timer);
     if ("response" in first) {
       const { response } = first;
       if (response === undefined || response === null || response === "") return { status: 200, body: "" };

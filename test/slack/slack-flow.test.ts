@@ -508,4 +508,16 @@ when { principal.tenant == context.tenant };
     await cardBecomes(id, (m) => !hasButtons(m) && /approved/i.test(cardText(m)));
     await cardBecomes(id, (m) => !hasButtons(m) && /approved/i.test(cardText(m)), "C0ESCALATE");
   });
+
+  it("Slack gets its answer within 3 s even when Bolt's first step is slow, and the click still decides", async function () {
+    await start({}, { requestTimeoutMs: 6_000 });
+    const { id } = await requestPendingRefund(stack);
+    const card = await cardOf(id);
+    // The bot's identity is asked on the first event; Slack answers it only after 4 s.
+    slack.fail("auth.test", { acceptThenDelayMs: 4_000 }, 1);
+    const started = Date.now();
+    assert.equal(await click(id, BOB, APPROVE_ACTION_ID, card), 200);
+    assert.ok(Date.now() - started < 3_000, `answered after ${Date.now() - started} ms`);
+    await waitForStatus(id, "approved");
+  });
 });
