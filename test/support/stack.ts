@@ -144,6 +144,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       directory: "./directory.yaml",
       policies: "./policies",
       tools: {
+        "payments.lookup": { audience: PAYMENTS_SERVER, displayName: "Look up a payment" },
         "payments.refund": { audience: PAYMENTS_SERVER, displayName: "Refund a payment", redact: ["card_number", "customer.email"] },
         "payments.bulk_refund": { audience: PAYMENTS_SERVER },
         "kb.search": { audience: KB_SERVER },
