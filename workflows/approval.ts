@@ -14,7 +14,7 @@ import {
   workflowInfo,
 } from "@temporalio/workflow";
 import type { Activities } from "../activities/index.js";
-import type { RequestDecision, Routing } from "../src/policy/engine.js";
+import type { RequestDecision } from "../src/policy/engine.js";
 import {
   approvedBy,
   decideUpdate,
@@ -23,6 +23,7 @@ import {
   initialState,
   isDecided,
   isRefusedPayload,
+  lacksRequiredReason,
   withoutGrantToken,
   redeemUpdate,
   revokeUpdate,
@@ -133,17 +134,6 @@ function refusedInput(workflowId: string, reasonCode: "payload_rejected" | "requ
     requestedAtMs: 0,
     decisions: [],
     policy: [],
-  };
-}
-
-/** The routing keys that shape the approval's Slack presence, only those a policy set. */
-function cardRoutingOf(routing: Routing): Partial<Pick<Routing, "critical" | "approveReasonRequired" | "remindEverySeconds" | "escalateTo" | "escalateAfterSeconds">> {
-  return {
-    ...(routing.critical !== undefined ? { critical: routing.critical } : {}),
-    ...(routing.approveReasonRequired !== undefined ? { approveReasonRequired: routing.approveReasonRequired } : {}),
-    ...(routing.remindEverySeconds !== undefined ? { remindEverySeconds: routing.remindEverySeconds } : {}),
-    ...(routing.escalateTo !== undefined ? { escalateTo: [...routing.escalateTo] } : {}),
-    ...(routing.escalateAfterSeconds !== undefined ? { escalateAfterSeconds: routing.escalateAfterSeconds } : {}),
   };
 }
 
@@ -395,9 +385,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
       reject("invalid_request", "reason must be a string of at most 2000 characters");
     }
     if (decision.decision === "deny" && (decision.reason === undefined || decision.reason.trim() === "")) reject("invalid_request", "a denial needs a reason");
-    if (decision.decision === "approve" && state.routing?.approveReasonRequired === true && (decision.reason === undefined || decision.reason.trim() === "")) {
-      reject("reason_required", "policy requires a reason to approve this request");
-    }
+    if (lacksRequiredReason(decision, state.routing)) reject("reason_required", "policy requires a reason to approve this request");
     if (decision.osUser !== undefined && (typeof decision.osUser !== "string" || !APPROVER_PATTERN.test(decision.osUser))) reject("invalid_request", "osUser is malformed");
     if (decision.slack !== undefined && !isSlackActor(decision.slack)) reject("invalid_request", "slack must name a Slack user and team");
     if ((decision.via === "slack") !== (decision.slack !== undefined)) reject("invalid_request", "a Slack decision names its Slack user and team, and only a Slack decision does");
@@ -501,14 +489,14 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     if (routing === undefined) return;
     let plan;
     try {
-      plan = await slack.planSlackCards({
-        tenant: input.tenant,
-        approverGroups: routing.approverGroups,
-        ...(routing.remindEverySeconds !== undefined ? { remindEverySeconds: routing.remindEverySeconds } : {}),
-        ...(routing.escalateTo !== undefined ? { escalateTo: routing.escalateTo } : {}),
-        ...(routing.escalateAfterSeconds !== undefined ? { escalateAfterSeconds: routing.escalateAfterSeconds } : {}),
-      });
+      // Absent keys stay absent in the activity's input (the converter drops undefined).
+      const { remindEverySeconds, escalateTo, escalateAfterSeconds } = routing;
+      plan = await slack.planSlackCards({ tenant: input.tenant, approverGroups: routing.approverGroups, remindEverySeconds, escalateTo, escalateAfterSeconds });
     } catch (err) {
+      // No cards, but not silently: the approval's trail says why.
+      const message = failureMessage(err);
+      state.slack = { cards: [], remindersSent: 0, errors: [{ code: failureCode(err), ...(message !== undefined ? { message } : {}), atMs: Date.now() }] };
+      changed();
       log.warn("slack cards could not be planned", { approvalId: input.approvalId, code: failureCode(err) });
       return;
     }
@@ -630,13 +618,10 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     if (current() !== "verifying") return;
 
     if (verdict.approval === "required") {
-      const deadlineSeconds = verdict.routing.deadlineSeconds ?? input.defaultDeadlineSeconds;
-      state.routing = {
-        approverGroups: verdict.routing.approverGroups,
-        quorum: verdict.routing.quorum,
-        deadlineAtMs: Date.now() + deadlineSeconds * 1000,
-        ...cardRoutingOf(verdict.routing),
-      };
+      // The card keys (critical, reasons, reminders, escalation) are there only when a policy set them.
+      const { approverGroups, quorum, deadlineSeconds: policyDeadline, ...card } = verdict.routing;
+      const deadlineSeconds = policyDeadline ?? input.defaultDeadlineSeconds;
+      state.routing = { approverGroups, quorum, deadlineAtMs: Date.now() + deadlineSeconds * 1000, ...card };
       setStatus("pending");
       // Approvals pending before Slack cards existed replay without them.
       if (patched(SLACK_CARDS_PATCH)) cardLane = runCardLane();

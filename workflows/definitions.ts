@@ -202,6 +202,11 @@ export function isDecided(state: Pick<ApprovalState, "decisions" | "routing">): 
   return state.decisions.some((d) => d.decision === "deny") || (quorum !== undefined && approvedBy(state).length >= quorum);
 }
 
+/** Whether `decision` approves without the reason a policy requires (`@approve_reason_required`): the edge and the workflow both refuse it. */
+export function lacksRequiredReason(decision: { decision: "approve" | "deny"; reason?: string | undefined }, routing: Pick<Routing, "approveReasonRequired"> | undefined): boolean {
+  return decision.decision === "approve" && routing?.approveReasonRequired === true && (decision.reason === undefined || decision.reason.trim() === "");
+}
+
 /** The state with the grant token blanked: what decisions and revocations answer (only the bound agent may hold the grant). */
 export function withoutGrantToken(state: ApprovalState): ApprovalState {
   if (state.grant === undefined) return state;

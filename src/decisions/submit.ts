@@ -6,7 +6,7 @@ import type { ApprovalsClient } from "../client/approvals.js";
 import { ApprovalError, PolicyError } from "../errors.js";
 import type { KeyStore } from "../grants/key-store.js";
 import type { PolicyEngine } from "../policy/engine.js";
-import { isDecided, type ApprovalState } from "../../workflows/definitions.js";
+import { isDecided, lacksRequiredReason, type ApprovalState } from "../../workflows/definitions.js";
 import { signDecision, type DecisionStatement } from "./assertion.js";
 
 export interface DecisionEdge {
@@ -25,21 +25,20 @@ export interface DecisionEdge {
  * the approve policies), `self_approval_forbidden`, `policy_unavailable`, `reason_required` (an
  * approval without a reason where a policy says `@approve_reason_required`). Otherwise signs a
  * decision assertion and sends it; the workflow's own refusals come back with their codes.
+ * `opts.state`: the approval's state when the caller has just read it (saves a query).
  * With `opts.idempotencyKey` (the approver's `Idempotency-Key`, or Slack's action), a retry of a
  * decision that was recorded answers with the recorded outcome instead (see `ApprovalsClient.update`),
  * and the key sent with another decision (or reason) is `idempotency_conflict`.
  * @returns the approval's state after the decision, without the grant token.
  */
-export async function submitDecision(edge: DecisionEdge, statement: DecisionStatement, opts: { idempotencyKey?: string } = {}): Promise<ApprovalState> {
+export async function submitDecision(edge: DecisionEdge, statement: DecisionStatement, opts: { idempotencyKey?: string; state?: ApprovalState } = {}): Promise<ApprovalState> {
   const id = statement.approvalId;
   const key = opts.idempotencyKey;
   // A retry of a decision that was recorded (its answer lost) gets that answer, not `already_decided`.
   const past = key !== undefined ? await edge.approvals.pastDecision(id, statement, key) : undefined;
   if (past !== undefined) return past;
-  const state = await checkDecision(edge, statement);
-  if (statement.decision === "approve" && state.routing?.approveReasonRequired === true && (statement.reason === undefined || statement.reason.trim() === "")) {
-    throw new ApprovalError("reason_required", "policy requires a reason to approve this request");
-  }
+  const state = await checkDecision(edge, statement, opts.state);
+  if (lacksRequiredReason(statement, state.routing)) throw new ApprovalError("reason_required", "policy requires a reason to approve this request");
   const signed = await signDecision(edge.grantKeys, statement, { issuer: edge.issuer });
   return edge.approvals.decide(id, {
     approver: statement.approver,
@@ -58,10 +57,11 @@ export async function submitDecision(edge: DecisionEdge, statement: DecisionStat
  * The edge's pre-checks of `submitDecision`, without deciding: whether `statement.approver` could
  * decide approval `statement.approvalId` now. Slack runs them before it opens the reason modal, so a
  * clicker who cannot decide is told at once. Same refusals as `submitDecision` (bar idempotency).
- * @returns the approval's state as read.
+ * `known`: the approval's state, when the caller has just read it (Slack did, to find the tenant).
+ * @returns the approval's state as checked.
  */
-export async function checkDecision(edge: DecisionEdge, statement: Pick<DecisionStatement, "approvalId" | "approver">): Promise<ApprovalState> {
-  const state = await edge.approvals.state(statement.approvalId);
+export async function checkDecision(edge: DecisionEdge, statement: Pick<DecisionStatement, "approvalId" | "approver">, known?: ApprovalState): Promise<ApprovalState> {
+  const state = known ?? (await edge.approvals.state(statement.approvalId));
   // Outside the approval's tenant (or unknown to the directory) an approval is indistinguishable
   // from a missing one: no status, no decision count, no policy name. Only an unavailable policy
   // is said as such, since that says nothing about this approval.

@@ -95,11 +95,12 @@ export function createToolServerKit(opts: ToolServerKitOptions): ToolServerKit {
   };
 
   const redeemOnce = async (grant: string, call: ToolCall, claims: GrantClaims, key: string): Promise<{ principal: string; agent: string; approvalId: string }> => {
+    // This server's own credentials: a failure to make them is theirs to report, not "countersign did not answer".
+    const identityToken = await opts.workloadToken();
+    const headers: Record<string, string> = { "content-type": "application/json", "workload-identity-token": identityToken, "idempotency-key": key };
+    if (opts.proofToken !== undefined) headers["workload-proof-token"] = await opts.proofToken({ method: "POST", url: `${publicBase}/v1/grants/redeem`, identityToken });
     let res: Response;
     try {
-      const identityToken = await opts.workloadToken();
-      const headers: Record<string, string> = { "content-type": "application/json", "workload-identity-token": identityToken, "idempotency-key": key };
-      if (opts.proofToken !== undefined) headers["workload-proof-token"] = await opts.proofToken({ method: "POST", url: `${publicBase}/v1/grants/redeem`, identityToken });
       res = await doFetch(`${base}/v1/grants/redeem`, {
         method: "POST",
         headers,

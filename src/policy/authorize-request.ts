@@ -1,7 +1,7 @@
 // Decides `Action::"request"`: may this principal have this agent call this tool for this task,
 // and if so, who must approve, how many and how fast (from the determining permits' annotations).
 import type { Context } from "@cedar-policy/cedar-wasm/nodejs";
-import { combineRouting, type CardRouting, type PolicyRouting } from "./annotations.js";
+import { combineRouting, type PolicyRouting } from "./annotations.js";
 import type { Directory } from "./directory.js";
 import type { RequestDecision, RequestFacts } from "./engine.js";
 import { evaluate } from "./evaluate.js";
@@ -49,22 +49,14 @@ export function decideRequest(policies: LoadedPolicySet, directory: Directory, f
       policyIds,
     };
   }
+  // The card keys (combineCardRouting) are present only when a policy set them.
+  const { approval: _required, approverGroups, quorum, deadlineSeconds, ...card } = routing;
   return {
     decision: "allow",
     approval: "required",
-    routing: {
-      approverGroups: routing.approverGroups,
-      quorum: routing.quorum,
-      ...(routing.deadlineSeconds === undefined ? {} : { deadlineSeconds: routing.deadlineSeconds }),
-      ...cardRoutingOf(routing),
-    },
+    routing: { approverGroups, quorum, ...(deadlineSeconds === undefined ? {} : { deadlineSeconds }), ...card },
     policyVersion,
     policyIds,
   };
 }
 
-/** The card routing keys of a combined routing (only those some policy set). */
-function cardRoutingOf(routing: CardRouting): CardRouting {
-  const { critical, approveReasonRequired, remindEverySeconds, escalateTo, escalateAfterSeconds } = routing;
-  return Object.fromEntries(Object.entries({ critical, approveReasonRequired, remindEverySeconds, escalateTo, escalateAfterSeconds }).filter(([, v]) => v !== undefined));
-}

@@ -85,6 +85,17 @@ function indexUsers(entities: DirectoryFile): Map<string, DirectoryUser> {
   return users;
 }
 
+/** User ids by a key of theirs (users without one are left out), each list sorted. */
+function indexBy(users: Map<string, DirectoryUser>, key: (user: DirectoryUser) => string | undefined): Map<string, string[]> {
+  const index = new Map<string, string[]>();
+  for (const user of users.values()) {
+    const k = key(user);
+    if (k !== undefined) index.set(k, [...(index.get(k) ?? []), user.id]);
+  }
+  for (const ids of index.values()) ids.sort();
+  return index;
+}
+
 /**
  * Parse and validate the directory file's text. YAML and JSON are both accepted (JSON is YAML).
  *
@@ -133,6 +144,9 @@ export function parseDirectory(file: string, text: string, schemaText: string): 
     throw new ConfigError("config_invalid", `invalid directory ${at}: ${check.errors.map((e) => e.message).join("; ")}`);
   }
   const users = indexUsers(entities);
+  // Slack's identity mapping asks on every click: indexed once per directory load.
+  const bySlackId = indexBy(users, (u) => u.slackUserId);
+  const byEmail = indexBy(users, (u) => u.email?.toLowerCase());
   const parentsOf = new Map(entities.map((e) => [uidText(e.uid), e.parents]));
   return {
     entities: cedarEntities,
@@ -141,17 +155,10 @@ export function parseDirectory(file: string, text: string, schemaText: string): 
       return user === undefined ? undefined : { ...user, roles: [...user.roles] };
     },
     usersBySlackId(slackUserId) {
-      return [...users.values()]
-        .filter((user) => user.slackUserId === slackUserId)
-        .map((user) => user.id)
-        .sort();
+      return [...(bySlackId.get(slackUserId) ?? [])];
     },
     usersByEmail(email) {
-      const wanted = email.toLowerCase();
-      return [...users.values()]
-        .filter((user) => user.email?.toLowerCase() === wanted)
-        .map((user) => user.id)
-        .sort();
+      return [...(byEmail.get(email.toLowerCase()) ?? [])];
     },
     usersInGroup(group) {
       return [...users.values()]

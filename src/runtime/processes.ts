@@ -41,7 +41,8 @@ export function installRuntime(logger: Logger, metricsAddress?: string): void {
   runtimeInstalled = true;
 }
 
-export async function startWorker(services: Services, target: TemporalTarget, logger?: Logger): Promise<{ worker: Worker; done: Promise<void> }> {
+/** `opts.temporalUiUrl`: the UI the Slack cards link to when the config names none (dev's own). */
+export async function startWorker(services: Services, target: TemporalTarget, logger?: Logger, opts: { temporalUiUrl?: string } = {}): Promise<{ worker: Worker; done: Promise<void> }> {
   const connection = await connectWorker(target);
   let worker: Worker;
   try {
@@ -50,7 +51,7 @@ export async function startWorker(services: Services, target: TemporalTarget, lo
       namespace: target.namespace,
       taskQueue: services.config.temporal.taskQueue,
       dataConverter: services.workerDataConverter,
-      deps: activityDeps(services, logger),
+      deps: activityDeps(services, logger, opts),
     });
   } catch (err) {
     await connection.close();
@@ -153,9 +154,7 @@ export async function runDev(config: Config, logger: Logger, opts: { projectRoot
     });
     const target = temporalTarget(config, { address: temporal.address, namespace: temporal.namespace });
     // The cards link to the approval in the UI this command runs, unless the config names another.
-    const slack = services.config.slack;
-    if (slack !== undefined && slack.temporalUiUrl === undefined && temporal.uiUrl !== undefined) slack.temporalUiUrl = temporal.uiUrl;
-    worker = await startWorker(services, target, logger);
+    worker = await startWorker(services, target, logger, temporal.uiUrl !== undefined ? { temporalUiUrl: temporal.uiUrl } : {});
     server = await startServer(services, target, logger, [scrapeAddress(workerMetricsAddress), ...config.server.workerMetricsAddresses]);
     writeDevRecord({
       configFile: config.file,

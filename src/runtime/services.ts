@@ -54,16 +54,20 @@ export function policyEngineOf(config: Config): PolicyEngine {
   return loadPolicyEngine({ policiesDir: config.policiesDir, directoryFile: config.directoryFile, maxDeadlineSeconds: config.approvals.maxDeadlineSeconds });
 }
 
-/** The Slack card writer of a worker, when Slack is configured (and has a bot token). */
-export function slackCardsOf(services: Services, logger?: Logger): SlackCards | undefined {
+/**
+ * The Slack card writer of a worker, when Slack is configured (and has a bot token). The cards link
+ * to `slack.temporalUiUrl`, else to `fallbackUiUrl` (the UI `countersign dev` runs).
+ */
+export function slackCardsOf(services: Services, logger?: Logger, fallbackUiUrl?: string): SlackCards | undefined {
   const slack = services.config.slack;
   if (slack?.botToken === undefined) return undefined;
-  return new SlackCards({ slack, tools: services.config.tools, policy: services.policy, client: createSlackClient(slack, slack.botToken, logger) });
+  const temporalUiUrl = slack.temporalUiUrl ?? fallbackUiUrl;
+  return new SlackCards({ slack, tools: services.config.tools, policy: services.policy, client: createSlackClient(slack, slack.botToken, logger), ...(temporalUiUrl !== undefined ? { temporalUiUrl } : {}) });
 }
 
 /** What the activities need, taken from the services. */
-export function activityDeps(services: Services, logger?: Logger): ActivityDeps {
-  const slack = slackCardsOf(services, logger);
+export function activityDeps(services: Services, logger?: Logger, opts: { temporalUiUrl?: string } = {}): ActivityDeps {
+  const slack = slackCardsOf(services, logger, opts.temporalUiUrl);
   return {
     ...(slack !== undefined ? { slack } : {}),
     policy: services.policy,

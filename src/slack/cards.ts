@@ -24,14 +24,16 @@ function metadataOf(message: unknown): { event_type?: unknown; event_payload?: R
 const REPLY_METADATA_EVENT_TYPE = "countersign_reply";
 /** What the card shows for arguments of a tool the catalog does not list (its redaction rules are unknown). */
 const UNLISTED_TOOL_ARGUMENTS = "[not shown: the tool is not in the catalog]";
-/** How far back a retried post looks for a card it may have posted already, in seconds before the request. */
-const FIND_CARD_SLACK_SECONDS = 60;
+/** How far before the request a retried post (card or direct message) looks for what it may have posted already, in seconds. */
+const LOOKBACK_SECONDS = 60;
 
 export interface SlackCardsDeps {
   slack: SlackConfig;
   tools: Config["tools"];
   policy: Pick<PolicyEngine, "user">;
   client: WebClient;
+  /** The Temporal UI the cards link to (absent: no link). */
+  temporalUiUrl?: string;
 }
 
 export class SlackCards {
@@ -125,7 +127,7 @@ export class SlackCards {
       const opened = await slackCall("conversations.open", () => client.conversations.open({ users: slackUserId }));
       const channel = opened.channel?.id;
       if (channel !== undefined) {
-        const history = await slackCall("conversations.history", () => client.conversations.history({ channel, oldest: String(Math.floor(state.requestedAtMs / 1000) - FIND_CARD_SLACK_SECONDS), limit: 50, include_all_metadata: true }));
+        const history = await slackCall("conversations.history", () => client.conversations.history({ channel, oldest: String(Math.floor(state.requestedAtMs / 1000) - LOOKBACK_SECONDS), limit: 50, include_all_metadata: true }));
         if ((history.messages ?? []).some((m) => metadataOf(m)?.event_type === NOTICE_METADATA_EVENT_TYPE && metadataOf(m)?.event_payload?.notice_id === opts.noticeId)) return true;
       }
     }
@@ -139,7 +141,7 @@ export class SlackCards {
     let cursor: string | undefined;
     for (let page = 0; page < FIND_CARD_PAGES; page++) {
       const history = await slackCall("conversations.history", () =>
-        client.conversations.history({ channel, oldest: String(Math.floor(state.requestedAtMs / 1000) - FIND_CARD_SLACK_SECONDS), limit: 200, include_all_metadata: true, ...(cursor !== undefined ? { cursor } : {}) }),
+        client.conversations.history({ channel, oldest: String(Math.floor(state.requestedAtMs / 1000) - LOOKBACK_SECONDS), limit: 200, include_all_metadata: true, ...(cursor !== undefined ? { cursor } : {}) }),
       );
       const card = (history.messages ?? []).find((m) => metadataOf(m)?.event_type === CARD_METADATA_EVENT_TYPE && metadataOf(m)?.event_payload?.approval_id === state.id);
       if (typeof card?.ts === "string") return card.ts;
@@ -189,7 +191,7 @@ export class SlackCards {
       approveReasonRequired: routing?.approveReasonRequired === true,
       ...(state.slack?.escalatedTo !== undefined ? { escalatedTo: state.slack.escalatedTo.join(", ") } : {}),
     };
-    const ui = this.deps.slack.temporalUiUrl;
+    const ui = this.deps.temporalUiUrl;
     if (ui !== undefined && namespace !== undefined) {
       view.temporalUiUrl = `${ui.replace(/\/+$/, "")}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(state.id)}`;
     }

@@ -120,14 +120,14 @@ export class SlackDecisions {
 
   /** The directory user behind `actor` for this approval, and the approval's state, after the edge's pre-checks. */
   async check(approvalId: string, actor: SlackActor): Promise<{ approver: string; state: ApprovalState }> {
-    const approver = await this.approverOf(approvalId, actor);
-    const state = await checkDecision(this.edge, { approvalId, approver });
-    return { approver, state };
+    const { approver, state } = await this.approverOf(approvalId, actor);
+    return { approver, state: await checkDecision(this.edge, { approvalId, approver }, state) };
   }
 
-  private async approverOf(approvalId: string, actor: SlackActor): Promise<string> {
-    const { tenant } = await this.edge.approvals.state(approvalId);
-    return directoryUserOf({ slack: this.edge.slack, policy: this.edge.policy, client: this.client }, actor, tenant);
+  /** The approval's state (one query) and the directory user `actor` is for its tenant. */
+  private async approverOf(approvalId: string, actor: SlackActor): Promise<{ approver: string; state: ApprovalState }> {
+    const state = await this.edge.approvals.state(approvalId);
+    return { approver: await directoryUserOf({ slack: this.edge.slack, policy: this.edge.policy, client: this.client }, actor, state.tenant), state };
   }
 
   /**
@@ -166,13 +166,13 @@ export class SlackDecisions {
   }
 
   private async decideOnce(approvalId: string, actor: SlackActor, decision: "approve" | "deny", reason: string | undefined): Promise<ApprovalState> {
-    const approver = await this.approverOf(approvalId, actor);
+    const { approver, state: known } = await this.approverOf(approvalId, actor);
     let outcome = "refused";
     try {
       const state = await submitDecision(
         this.edge,
         { approvalId, approver, decision, via: "slack", slack: actor, ...(reason !== undefined ? { reason } : {}) },
-        { idempotencyKey: slackDecisionKey(actor, decision) },
+        { idempotencyKey: slackDecisionKey(actor, decision), state: known },
       );
       outcome = decision;
       this.edge.logger.info({ approvalId, approver, decision, via: "slack", status: state.status }, "decision recorded");

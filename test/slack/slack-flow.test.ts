@@ -2,6 +2,7 @@
 // (a fake Slack at the HTTP boundary), signed clicks and modal submissions reach the real Bolt
 // receiver on our HTTP server, and the real Temporal dev server runs the approval.
 import assert from "node:assert/strict";
+import { ApplicationFailure } from "@temporalio/common";
 import type { ApprovalState } from "../../workflows/definitions.js";
 import { renderAudit } from "../../src/client/history.js";
 import { APPROVE_ACTION_ID, APPROVE_WITH_REASON_ACTION_ID, APPROVE_MODAL_CALLBACK_ID, DENY_ACTION_ID, DENY_MODAL_CALLBACK_ID, REASON_ACTION_ID, REASON_BLOCK_ID } from "../../src/slack/card.js";
@@ -519,5 +520,21 @@ when { principal.tenant == context.tenant };
     assert.equal(await click(id, BOB, APPROVE_ACTION_ID, card), 200);
     assert.ok(Date.now() - started < 3_000, `answered after ${Date.now() - started} ms`);
     await waitForStatus(id, "approved");
+  });
+
+  it("a plan the worker cannot make leaves no cards, and the approval's trail says why", async function () {
+    await start({
+      wrapActivities: (real) => ({
+        ...real,
+        planSlackCards: () => Promise.reject(ApplicationFailure.nonRetryable("the Slack config could not be read", "internal")),
+      }),
+    });
+    const { id } = await requestPendingRefund(stack);
+    let state = await stack.approvals.state(id);
+    for (let i = 0; i < 50 && state.slack === undefined; i++) state = await stack.approvals.waitForStatusChange(id, ["pending"], 100);
+    assert.equal(state.slack?.errors[0]?.code, "internal");
+    assert.match(state.slack?.errors[0]?.message ?? "", /could not be read/);
+    assert.equal(slack.callsTo("chat.postMessage").length, 0);
+    assert.equal((await stack.decide(id, "bob", "approve")).status, "approved", "the approval is still decidable");
   });
 });
