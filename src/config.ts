@@ -54,6 +54,34 @@ const ToolSchema = z.strictObject({
    * which matches that key at any depth (`card_number`).
    */
   redact: z.array(z.string().min(1)).default([]),
+  /** OAuth scopes an MCP caller's token must hold to call this tool through `/mcp` (the coarse first gate; README "MCP gateway"). */
+  scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, "an OAuth scope token (RFC 6749 §3.3)")).default([]),
+  /** The argument whose text is the approval's summary when an MCP caller names none in `_meta` (a string argument). */
+  intentArgument: z.string().min(1).optional(),
+});
+
+const McpUpstreamSchema = z.strictObject({
+  /** The upstream MCP server's Streamable HTTP endpoint. */
+  url: z.url(),
+  /** Its SPIFFE ID: the `aud` of every grant it is handed (each listed tool's catalog `audience`). */
+  audience: z.string().regex(/^spiffe:\/\/[^/]+\/.+$/, "the tool server's SPIFFE ID"),
+  /** Catalog tools it serves, under the same names: the gateway shows and calls only these. */
+  tools: z.array(z.string().min(1)).nonempty(),
+});
+
+const McpSchema = z.strictObject({
+  /** The MCP resource's URL: the `aud` a caller's access token must name (RFC 8707). Default `<publicUrl>/mcp`. */
+  resource: z.url().optional(),
+  /** How long a tools/call blocks waiting for approvers before answering "still waiting" (clients without tasks), in s. */
+  waitSeconds: z.number().int().min(1).max(300).default(40),
+  /** How often a blocked tools/call sends a progress notification, in s. */
+  progressEverySeconds: z.number().int().min(1).max(60).default(5),
+  /** How long this gateway keeps an executed call's result for a retry of the same call, in s. */
+  resultRetentionSeconds: z.number().int().min(0).max(86_400).default(900),
+  /** How long an upstream's tools/list answer is reused, in s. */
+  listCacheSeconds: z.number().int().min(0).max(3600).default(60),
+  /** Upstream MCP servers by name. */
+  upstreams: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "letters, digits, '_', '.', '-'"), McpUpstreamSchema),
 });
 
 const SlackIdSchema = (what: string, prefix: string) => z.string().regex(new RegExp(`^${prefix}[A-Z0-9]{2,32}$`), `a Slack ${what} id (${prefix}…)`);
@@ -137,6 +165,8 @@ export const ConfigFileSchema = z.strictObject({
     .prefault({}),
   /** Approvers decide in Slack (see README "Slack"). Off when absent. */
   slack: SlackSchema.optional(),
+  /** The MCP gateway at `/mcp` (see README "MCP gateway"). Off when absent. */
+  mcp: McpSchema.optional(),
   temporal: z
     .strictObject({
       taskQueue: z.string().min(1).default("countersign"),
@@ -168,8 +198,21 @@ export interface Config {
   worker: { metricsAddress: string | undefined };
   /** Slack, when configured; secrets resolved from the environment or the named files. */
   slack: SlackConfig | undefined;
+  /** The MCP gateway, when configured. */
+  mcp: McpConfig | undefined;
   temporal: { taskQueue: string; namespace: string | undefined };
   logLevel: string;
+}
+
+export type McpUpstreamConfig = z.infer<typeof McpUpstreamSchema>;
+export interface McpConfig {
+  /** The resource URL (access tokens' `aud`); `/.well-known/oauth-protected-resource<path>` describes it. */
+  resource: string;
+  waitSeconds: number;
+  progressEverySeconds: number;
+  resultRetentionSeconds: number;
+  listCacheSeconds: number;
+  upstreams: Record<string, McpUpstreamConfig>;
 }
 
 export type SlackTenantConfig = z.infer<typeof SlackTenantSchema>;
@@ -315,9 +358,34 @@ export function resolveConfig(raw: unknown, path: string): Config {
     approvals: c.approvals,
     worker: { metricsAddress: c.worker.metricsAddress },
     slack: c.slack === undefined ? undefined : resolveSlack(c.slack, abs, path),
+    mcp: c.mcp === undefined ? undefined : resolveMcp(c.mcp, c.tools, publicUrl, path),
     temporal: { taskQueue: c.temporal.taskQueue, namespace: c.temporal.namespace },
     logLevel: process.env.COUNTERSIGN_LOG_LEVEL ?? process.env.LOG_LEVEL ?? "info",
   };
+}
+
+/** Plain http only to loopback: grants travel as bearer tokens. */
+function loopbackOrHttps(url: URL): boolean {
+  return url.protocol === "https:" || (url.protocol === "http:" && ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname));
+}
+
+function resolveMcp(m: z.infer<typeof McpSchema>, tools: ConfigFile["tools"], publicUrl: string, path: string): McpConfig {
+  const bad = (key: string, message: string): ConfigError => new ConfigError("config_invalid", `invalid config ${path}: mcp.${key}: ${message}`);
+  const servedBy = new Map<string, string>();
+  for (const [name, upstream] of Object.entries(m.upstreams)) {
+    if (!loopbackOrHttps(new URL(upstream.url))) throw bad(`upstreams.${name}.url`, "an upstream URL must use https (plain http only on loopback)");
+    for (const tool of upstream.tools) {
+      const entry = Object.hasOwn(tools, tool) ? tools[tool] : undefined;
+      if (entry === undefined) throw bad(`upstreams.${name}.tools`, `${tool} is not in the tool catalog`);
+      if (entry.audience !== upstream.audience) throw bad(`upstreams.${name}.tools`, `${tool}'s catalog audience is ${entry.audience}, not this upstream's ${upstream.audience}`);
+      const other = servedBy.get(tool);
+      if (other !== undefined) throw bad(`upstreams.${name}.tools`, `${tool} is already served by upstream ${other}`);
+      servedBy.set(tool, name);
+    }
+  }
+  const resource = m.resource ?? `${publicUrl.replace(/\/+$/, "")}/mcp`;
+  if (new URL(resource).hash !== "") throw bad("resource", "a resource URL has no fragment (RFC 8707)");
+  return { resource, waitSeconds: m.waitSeconds, progressEverySeconds: m.progressEverySeconds, resultRetentionSeconds: m.resultRetentionSeconds, listCacheSeconds: m.listCacheSeconds, upstreams: m.upstreams };
 }
 
 /** A secret from the environment variable, else the named file (trimmed), else undefined. */

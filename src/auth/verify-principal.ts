@@ -42,9 +42,10 @@ const KIND = "principal token";
 /**
  * Verifies a principal's access token. `requiredScopes` replaces the issuer's configured
  * `requiredScopes` (the agent-facing gate) for endpoints that need another scope, such as the
- * approver endpoint's `countersign:approve`.
+ * approver endpoint's `countersign:approve`; `audience` replaces the issuer's configured audience (the
+ * MCP gateway's resource URL).
  */
-export type PrincipalVerifier = (token: string, opts?: { requiredScopes?: readonly string[] }) => Promise<VerifiedPrincipal>;
+export type PrincipalVerifier = (token: string, opts?: { requiredScopes?: readonly string[]; audience?: string }) => Promise<VerifiedPrincipal>;
 
 const AgentTaskDetailSchema = z.looseObject({
   type: z.literal("agent_task"),
@@ -111,7 +112,8 @@ export function createPrincipalVerifier(identity: Config["identity"]): Principal
     try {
       ({ payload } = await jwtVerify(token, keys, {
         issuer: entry.issuer,
-        audience: entry.audience,
+        // The MCP gateway asks for its own resource URL (RFC 8707): a token for countersign's API is not one for it.
+        audience: opts.audience ?? entry.audience,
         algorithms: entry.algorithms,
         clockTolerance: identity.clockToleranceSeconds,
         requiredClaims: ["exp", "sub", "iss", "aud"],

@@ -7,6 +7,7 @@ import type { Config } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { temporalSdkLogger, type Logger } from "../log.js";
 import { createApp } from "../server/app.js";
+import { createMcpGateway } from "../mcp/index.js";
 import { Metrics } from "../server/metrics.js";
 import { listen, type RunningHttpServer } from "../server/serve.js";
 import { freePort, startDevServer, type DevServer } from "../temporal/dev-server.js";
@@ -75,9 +76,10 @@ export async function startServer(
   const metrics = new Metrics({ defaultMetrics: true, workerMetricsAddresses, logger });
   let slack: RunningSlackEdge | undefined;
   let http: RunningHttpServer;
+  const mcp = createMcpGateway({ services, approvals, metrics, logger });
   try {
     slack = slackEdgeOf(services, approvals, logger, metrics);
-    const app = createApp({ services, approvals, logger, metrics, ...(slack?.http !== undefined ? { slack: slack.http } : {}) });
+    const app = createApp({ services, approvals, logger, metrics, ...(slack?.http !== undefined ? { slack: slack.http } : {}), ...(mcp !== undefined ? { mcp } : {}) });
     http = await listen(app, services.config.server.host, services.config.server.port);
     await slack?.start();
   } catch (err) {
@@ -89,6 +91,7 @@ export async function startServer(
     ...http,
     async closeAll() {
       await slack?.stop().catch((err: unknown) => logger.error({ err }, "stopping the Slack edge failed"));
+      mcp?.close();
       await http.close();
       await connection.close();
     },

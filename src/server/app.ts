@@ -1,33 +1,29 @@
 // The HTTP API of the README (agent API, approver decisions, grant redemption, JWKS, health, metrics) as a Hono app.
 // Every body is parsed with zod; every failure is `{"error":{"code","message"}}` with a stable code.
-import { randomUUID } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
-import { checkIntent } from "../auth/intent.js";
 import { APPROVE_SCOPE, OPS_SCOPE } from "../auth/scopes.js";
 import type { VerifiedAgent } from "../auth/verify-agent.js";
 import type { VerifiedPrincipal } from "../auth/verify-principal.js";
-import { approvalId, IDEMPOTENCY_KEY_PATTERN, type ApprovalsClient } from "../client/approvals.js";
-import { toolEntry } from "../config.js";
+import { IDEMPOTENCY_KEY_PATTERN, type ApprovalsClient } from "../client/approvals.js";
 import { ApprovalError, AuthError, CountersignError, RequestError, toCountersignError } from "../errors.js";
 import { argsSha256 } from "../grants/args-hash.js";
 import { checkBinding, verifyGrant } from "../grants/verify.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../runtime/services.js";
-import { UNDECIDED_STATUSES, type ApprovalInput, type ApprovalRequest, type ApprovalState } from "../../workflows/definitions.js";
-import canonicalize from "canonicalize";
+import { UNDECIDED_STATUSES, type ApprovalState } from "../../workflows/definitions.js";
 import { Metrics } from "./metrics.js";
 import { parseStrictJson } from "./strict-json.js";
 import { ApprovalIdSchema, CreateApprovalBodySchema, DecisionBodySchema, RedeemBodySchema, RevokeBodySchema, WaitQuerySchema } from "./schemas.js";
 import { submitDecision } from "../decisions/submit.js";
 import { approvalView } from "./view.js";
+import { fileApproval } from "./file-approval.js";
+import { mountMcp, type McpGateway } from "../mcp/index.js";
 import { SLACK_BODY_LIMIT_BYTES, type HttpSlackReceiver } from "../slack/receiver.js";
 
 /** Request header by which the CLI labels its decisions `via: cli` (a label, not a proof: the token is the proof). */
 const CLIENT_HEADER = "countersign-client";
-/** How long `POST /v1/approvals` waits for the first step (identity, policy) before answering 202, in ms. */
-const FILING_WAIT_MS = 3_000;
 /** `Retry-After` of a 503 `unavailable`, in seconds. */
 const RETRY_AFTER_SECONDS = 2;
 
@@ -38,6 +34,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Slack's receiver for `POST /slack/events` (HTTP mode); without it the route answers 404. */
   slack?: HttpSlackReceiver;
+  /** The MCP gateway (config `mcp`): mounted at its resource path, with its resource metadata. */
+  mcp?: McpGateway;
 }
 
 /**
@@ -90,15 +88,6 @@ function parse<S extends z.ZodType>(schema: S, raw: unknown, where: string): z.i
   return result.data;
 }
 
-/** Everything an agent files except the arguments (compared by their hash) and who files it. */
-function requestFingerprint(r: Pick<ApprovalRequest, "tenant" | "tool" | "target" | "intent" | "reason">): unknown {
-  return { tenant: r.tenant, tool: r.tool, target: r.target ?? null, intent: { taskId: r.intent.taskId, summary: r.intent.summary }, reason: r.reason ?? null };
-}
-
-function canonicalText(value: unknown): string {
-  return canonicalize(value) ?? "";
-}
-
 export function createApp(deps: AppDeps): Hono {
   const { services, approvals, logger } = deps;
   const metrics = deps.metrics ?? new Metrics();
@@ -121,6 +110,20 @@ export function createApp(deps: AppDeps): Hono {
       },
     }),
   );
+
+  const mcpConfig = services.config.mcp;
+  if (deps.mcp !== undefined && mcpConfig !== undefined) {
+    app.use(
+      new URL(mcpConfig.resource).pathname,
+      bodyLimit({
+        maxSize: services.config.server.bodyLimitBytes,
+        onError: (c) => {
+          c.header("Connection", "close");
+          throw new RequestError("payload_too_large", `body larger than ${services.config.server.bodyLimitBytes} bytes`);
+        },
+      }),
+    );
+  }
 
   app.use(
     "/slack/*",
@@ -180,50 +183,7 @@ export function createApp(deps: AppDeps): Hono {
   app.post("/v1/approvals", async (c) => {
     const { principal, agent } = await authenticate(c);
     const body = await jsonBody(c, CreateApprovalBodySchema);
-    const tool = toolEntry(services.config, body.tool);
-    if (tool === undefined) throw new CountersignError("unknown_tool", `tool ${body.tool} is not in the catalog`);
-    checkIntent(principal, { tenant: body.tenant, tool: body.tool, taskId: body.intent.taskId });
-    const hash = argsSha256(body.arguments);
-    const id = approvalId({
-      tenant: body.tenant,
-      agent: agent.spiffeId,
-      principalIssuer: principal.issuer,
-      principal: principal.subject,
-      requestId: body.requestId ?? randomUUID(),
-    });
-    const input: ApprovalInput = {
-      approvalId: id,
-      tenant: body.tenant,
-      tool: body.tool,
-      toolAudience: tool.audience,
-      arguments: body.arguments,
-      argsSha256: hash,
-      ...(body.resource !== undefined ? { target: body.resource } : {}),
-      intent: body.intent,
-      ...(body.reason !== undefined ? { reason: body.reason } : {}),
-      principal: { issuer: principal.issuer, subject: principal.subject },
-      agent: { spiffeId: agent.spiffeId, ...(agent.proofKey !== undefined ? { jkt: agent.proofKey.jkt } : {}) },
-      agentToken: workloadToken(c),
-      defaultDeadlineSeconds: services.config.approvals.deadlineSeconds,
-      requestedAtMs: Date.now(),
-    };
-    // The same requestId must mean the same request, all of it: a changed summary, reason or
-    // resource would otherwise be answered with an approval for something else.
-    const sameRequest = (filed: ApprovalRequest, existing: ApprovalState): boolean =>
-      existing.argsSha256 === hash && existing.agentJkt === input.agent.jkt && canonicalText(requestFingerprint(filed)) === canonicalText(requestFingerprint(input));
-    const started = await approvals.start(input, sameRequest);
-    let state = started.state;
-    if (started.created) metrics.approvalsCreated.inc({ tool: input.tool });
-    if (state.status === "verifying") {
-      // Filing is durable once the workflow has started: answer within a short bound, decided if a
-      // worker got that far, else 202 for the agent to long-poll (also while no worker runs at all).
-      try {
-        state = await approvals.waitForStatusChange(id, ["verifying"], FILING_WAIT_MS, state);
-      } catch (err) {
-        if (!(err instanceof CountersignError && err.code === "unavailable")) throw err;
-      }
-    }
-    logger.info({ approvalId: id, tenant: input.tenant, tool: input.tool, status: state.status, created: started.created }, "approval requested");
+    const state = await fileApproval({ services, approvals, metrics, logger }, { principal, agent, agentToken: workloadToken(c) }, body);
     return c.json(approvalView(state, viewer(agent)), UNDECIDED_STATUSES.includes(state.status) ? 202 : 200);
   });
 
@@ -331,6 +291,8 @@ export function createApp(deps: AppDeps): Hono {
     });
     return c.body(answer.body, answer.status as 200, answer.contentType !== undefined ? { "content-type": answer.contentType } : {});
   });
+
+  if (deps.mcp !== undefined && mcpConfig !== undefined) mountMcp(app, { services, gateway: deps.mcp, config: mcpConfig, logger });
 
   app.get("/.well-known/jwks.json", async (c) => {
     await services.grantKeys.refresh();
