@@ -15,6 +15,7 @@ import { withoutGrantToken, type ApprovalState } from "../../workflows/definitio
 import { resolveConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
 import { activityDeps, buildServices, type Services } from "../../src/runtime/services.js";
+import { createMcpGateway, type McpGateway } from "../../src/mcp/index.js";
 import { createApp } from "../../src/server/app.js";
 import { createSlackEdge } from "../../src/slack/app.js";
 import { Metrics } from "../../src/server/metrics.js";
@@ -81,6 +82,12 @@ export interface StackOptions {
     /** The rest of the `slack:` section (tenants default to acme in T0ACME, channel C0APPROVALS). */
     section?: Record<string, unknown>;
   };
+  /** Turn the MCP gateway on: the `mcp:` config section (upstreams and limits). */
+  mcp?: Record<string, unknown>;
+  /** Per catalog tool, fields to add to its entry (e.g. `scopes`, `intentArgument`). */
+  toolExtras?: Record<string, Record<string, unknown>>;
+  /** The fetch the MCP gateway calls its upstreams with (to record what they receive). */
+  upstreamFetch?: typeof fetch;
 }
 
 /** `host:port` of the test runner's runtime metrics exporter. */
@@ -125,6 +132,11 @@ export interface TestStack {
   startWorker(): Promise<void>;
   /** Shut the worker down (graceful) and wait until it has stopped. */
   stopWorker(): Promise<void>;
+  /**
+   * Another server of this stack (a fresh app and MCP gateway on its own port, sharing Temporal and the
+   * services), as a restarted or second gateway process would be; `close` ends its connections and gateway.
+   */
+  startServer(): Promise<{ url: string; close(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -144,12 +156,13 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       directory: "./directory.yaml",
       policies: "./policies",
       tools: {
-        "payments.lookup": { audience: PAYMENTS_SERVER, displayName: "Look up a payment" },
-        "payments.refund": { audience: PAYMENTS_SERVER, displayName: "Refund a payment", redact: ["card_number", "customer.email"] },
-        "payments.bulk_refund": { audience: PAYMENTS_SERVER },
-        "kb.search": { audience: KB_SERVER },
+        "payments.lookup": { audience: PAYMENTS_SERVER, displayName: "Look up a payment", ...opts.toolExtras?.["payments.lookup"] },
+        "payments.refund": { audience: PAYMENTS_SERVER, displayName: "Refund a payment", redact: ["card_number", "customer.email"], ...opts.toolExtras?.["payments.refund"] },
+        "payments.bulk_refund": { audience: PAYMENTS_SERVER, ...opts.toolExtras?.["payments.bulk_refund"] },
+        "kb.search": { audience: KB_SERVER, ...opts.toolExtras?.["kb.search"] },
         "prod.db.drop": { audience: `spiffe://${TEST_TRUST_DOMAIN}/tools/db` },
       },
+      ...(opts.mcp !== undefined ? { mcp: opts.mcp } : {}),
       grants: { keyFile: "./keys/grant-keys.json", ttlSeconds: opts.grantTtlSeconds ?? 300 },
       payloads: { keyFile: "./keys/payload-keys.json" },
       approvals: { deadlineSeconds: opts.deadlineSeconds ?? 600, ...(opts.breakGlass === true ? { breakGlass: { enabled: true } } : {}) },
@@ -214,7 +227,13 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     ? createSlackEdge({ slack: config.slack, tools: config.tools, approvals, policy: services.policy, grantKeys: services.grantKeys, issuer: config.issuer, logger, metrics })
     : undefined;
   await slackEdge?.start();
-  const server: RunningHttpServer = await listen(createApp({ services, approvals, logger, metrics, ...(slackEdge?.http !== undefined ? { slack: slackEdge.http } : {}) }), "127.0.0.1", 0);
+  const serve = async (): Promise<RunningHttpServer & { gateway: McpGateway | undefined }> => {
+    const gateway = createMcpGateway({ services, approvals, metrics, logger, ...(opts.upstreamFetch !== undefined ? { fetch: opts.upstreamFetch } : {}) });
+    const app = createApp({ services, approvals, logger, metrics, ...(slackEdge?.http !== undefined ? { slack: slackEdge.http } : {}), ...(gateway !== undefined ? { mcp: gateway } : {}) });
+    return { ...(await listen(app, "127.0.0.1", 0)), gateway };
+  };
+  const server = await serve();
+  const servers: Array<RunningHttpServer & { gateway: McpGateway | undefined }> = [server];
 
   const stack: TestStack = {
     dir,
@@ -265,9 +284,21 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       if (worker === undefined) await runWorker();
     },
     stopWorker,
+    async startServer() {
+      const another = await serve();
+      servers.push(another);
+      return {
+        url: another.url,
+        close: async () => {
+          another.gateway?.close();
+          await another.close();
+        },
+      };
+    },
     async stop() {
       await slackEdge?.stop();
-      await server.close();
+      for (const s of servers) s.gateway?.close();
+      await Promise.all(servers.map((s) => s.close()));
       await stopWorker();
       await workerConnection.close();
       await connection.close();
