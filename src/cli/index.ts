@@ -136,7 +136,8 @@ export function buildProgram(): Command {
     .option("--state-dir <dir>", "where the dev server, generated keys and dev.json persist (default: $COUNTERSIGN_STATE_DIR, then .countersign)")
     .option("--temporal-port <port>", "Temporal gRPC port", "7233")
     .option("--temporal-ui-port <port>", "Temporal Web UI port", "8233")
-    .action(async (opts: { stateDir?: string; temporalPort: string; temporalUiPort: string }, cmd: Command) => {
+    .option("--example-tools", "also serve the example MCP tools server (examples/tools-server.ts) as the gateway's payments upstream")
+    .action(async (opts: { stateDir?: string; temporalPort: string; temporalUiPort: string; exampleTools?: boolean }, cmd: Command) => {
       const stateDir = resolve(opts.stateDir ?? stateDirFromEnv());
       await ensureDemoIdentities(stateDir);
       const cfg = config(cmd);
@@ -146,6 +147,7 @@ export function buildProgram(): Command {
         stateDir,
         temporalPort: Number(opts.temporalPort),
         temporalUiPort: Number(opts.temporalUiPort),
+        exampleTools: opts.exampleTools === true,
         onReady: (info) => {
           console.log(`
 countersign dev is ready (${info.readyMs} ms)
@@ -153,6 +155,8 @@ countersign dev is ready (${info.readyMs} ms)
   Temporal      ${info.temporalAddress}
   Temporal UI   ${info.temporalUiUrl ?? "(disabled)"}
   Slack         ${slackLine(cfg, info.serverUrl)}
+  MCP gateway   ${cfg.mcp !== undefined ? `${info.serverUrl}${new URL(cfg.mcp.resource).pathname} (resource ${cfg.mcp.resource})` : "off (no mcp section in the config)"}
+  tools server  ${info.toolsUrl ?? "(not started: --example-tools)"}
   config        ${cfg.file}
 
 Try an approval (in another terminal):
@@ -160,6 +164,10 @@ Try an approval (in another terminal):
   npx countersign show <approval-id>                  # what an approver sees (card number redacted)
   npx countersign approve <approval-id> --as bob      # bob approves from the terminal
   node dist/examples/demo-agent.js redeem <approval-id>   # the agent gets its grant, the tool server redeems it
+
+Or as an MCP agent through the gateway:
+  node dist/examples/agent.js                         # looks a payment up, then asks to refund it and waits
+  npx countersign approve <approval-id> --as bob      # the agent resumes with the tool's result
 `);
         },
       });

@@ -46,10 +46,13 @@ async function sign(key: DemoKey, claims: Record<string, unknown>, ttlSeconds: n
     .sign(privateKey);
 }
 
-/** An access token of the demo issuer for user `sub` (scope `countersign:request` unless `scope` says otherwise). */
-export async function demoPrincipalToken(stateDir: string, sub: string, ttlSeconds = 600, scope = DEMO_SCOPE): Promise<string> {
+/**
+ * An access token of the demo issuer for user `sub` (scope `countersign:request` unless `scope` says
+ * otherwise), for countersign's API, or for `audience` (the MCP gateway's resource URL).
+ */
+export async function demoPrincipalToken(stateDir: string, sub: string, ttlSeconds = 600, scope = DEMO_SCOPE, audience = DEMO_AUDIENCE): Promise<string> {
   const { idp } = await ensureDemoIdentities(stateDir);
-  return sign(idp, { iss: DEMO_IDP_ISSUER, aud: DEMO_AUDIENCE, sub, scope }, ttlSeconds);
+  return sign(idp, { iss: DEMO_IDP_ISSUER, aud: audience, sub, scope }, ttlSeconds);
 }
 
 /**

@@ -8,6 +8,8 @@ import { ConfigError } from "../errors.js";
 import { temporalSdkLogger, type Logger } from "../log.js";
 import { createApp } from "../server/app.js";
 import { createMcpGateway } from "../mcp/index.js";
+import { createToolServerKit } from "../kit/index.js";
+import { demoWorkloadToken } from "../demo/identities.js";
 import { Metrics } from "../server/metrics.js";
 import { listen, type RunningHttpServer } from "../server/serve.js";
 import { freePort, startDevServer, type DevServer } from "../temporal/dev-server.js";
@@ -136,11 +138,16 @@ export async function runServer(config: Config, logger: Logger): Promise<void> {
  * shutdown) so that commands in another terminal find it, then calls `onReady`. The worker's metrics
  * are served at `worker.metricsAddress`, else on a free loopback port, and appear on the server's `/metrics`.
  */
-export async function runDev(config: Config, logger: Logger, opts: { projectRoot: string; stateDir: string; temporalPort: number; temporalUiPort: number; onReady?: (info: DevInfo) => void }): Promise<void> {
+export async function runDev(
+  config: Config,
+  logger: Logger,
+  opts: { projectRoot: string; stateDir: string; temporalPort: number; temporalUiPort: number; exampleTools?: boolean; onReady?: (info: DevInfo) => void },
+): Promise<void> {
   const startedAt = Date.now();
   let temporal: DevServer | undefined;
   let server: (RunningHttpServer & { closeAll(): Promise<void> }) | undefined;
   let worker: { worker: Worker; done: Promise<void> } | undefined;
+  let tools: { url: string; close(): Promise<void> } | undefined;
   let recorded = false;
   const workerMetricsAddress = config.worker.metricsAddress ?? `127.0.0.1:${await freePort()}`;
   installRuntime(logger, workerMetricsAddress);
@@ -168,12 +175,14 @@ export async function runDev(config: Config, logger: Logger, opts: { projectRoot
       pid: process.pid,
     });
     recorded = true;
-    opts.onReady?.({ serverUrl: server.url, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, readyMs: Date.now() - startedAt });
+    if (opts.exampleTools === true) tools = await startExampleTools(config, server.url, opts.stateDir, logger);
+    opts.onReady?.({ serverUrl: server.url, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, readyMs: Date.now() - startedAt, ...(tools !== undefined ? { toolsUrl: tools.url } : {}) });
     await Promise.race([untilSignal(), worker.done]);
   } finally {
     // Each step runs even if an earlier one failed: never leave the dev server orphaned. The record
     // goes first, so no command connects to what is shutting down.
     if (recorded) removeDevRecord(opts.stateDir);
+    await tools?.close().catch((err: unknown) => logger.error({ err }, "closing the example tools server failed"));
     await server?.closeAll().catch((err: unknown) => logger.error({ err }, "closing the HTTP server failed"));
     if (worker !== undefined) {
       stopWorker(worker.worker);
@@ -181,6 +190,23 @@ export async function runDev(config: Config, logger: Logger, opts: { projectRoot
     }
     await temporal?.stop();
   }
+}
+
+/**
+ * `dev --example-tools`: the example MCP tools server (examples/tools-server.ts, payments tools) as the
+ * gateway's upstream, on the port of the config's loopback upstream that serves `payments.refund`,
+ * redeeming grants as the demo payments tool server. None when the config names no such upstream.
+ */
+async function startExampleTools(config: Config, serverUrl: string, stateDir: string, logger: Logger): Promise<{ url: string; close(): Promise<void> } | undefined> {
+  const upstream = Object.values(config.mcp?.upstreams ?? {}).find((u) => u.tools.includes("payments.refund") && ["127.0.0.1", "localhost"].includes(new URL(u.url).hostname));
+  if (upstream === undefined) {
+    logger.info("no loopback MCP upstream serves payments.refund in this config: the example tools server is not started");
+    return undefined;
+  }
+  // Loaded only here: the example ships beside the CLI in dist/, and nothing else of countersign needs it.
+  const { startToolsServer } = await import("../../examples/tools-server.js");
+  const kit = createToolServerKit({ countersignUrl: serverUrl, issuer: config.issuer, audience: upstream.audience, workloadToken: () => demoWorkloadToken(stateDir, new URL(upstream.audience).pathname.slice(1)) });
+  return startToolsServer({ kit, port: Number(new URL(upstream.url).port) });
 }
 
 /** Where to reach an exporter bound to `address` from this host: a wildcard host means loopback. */
@@ -200,4 +226,6 @@ export interface DevInfo {
   temporalAddress: string;
   temporalUiUrl: string | undefined;
   readyMs: number;
+  /** The example MCP tools server's endpoint (`dev --example-tools`). */
+  toolsUrl?: string;
 }
