@@ -2,6 +2,9 @@
 // call per approved request with that call's grant as the only credential. Nothing of the agent's or
 // the user's request (tokens, headers) is ever passed on.
 import { Client, StreamableHTTPClientTransport, type CallToolResult, type Tool } from "@modelcontextprotocol/client";
+
+/** A connection's era verdict, for the next connection (the SDK's `connect(…, { prior })`). */
+type PriorDiscovery = NonNullable<Parameters<Client["connect"]>[1]>["prior"];
 import type { McpConfig } from "../config.js";
 import { CountersignError } from "../errors.js";
 import type { Json } from "../../workflows/definitions.js";
@@ -27,6 +30,8 @@ function noRedirects(base: typeof fetch): typeof fetch {
 
 export class Upstreams {
   private readonly listed = new Map<string, { atMs: number; tools: Tool[] }>();
+  /** What each upstream's last connection learned of its protocol era, reused for `listCacheSeconds` (saves the probe's round trip). */
+  private readonly eras = new Map<string, { atMs: number; prior: PriorDiscovery }>();
   private readonly fetch: typeof fetch;
 
   constructor(private readonly opts: UpstreamOptions) {
@@ -48,11 +53,18 @@ export class Upstreams {
       fetch: this.fetch,
       ...(grant !== undefined ? { authProvider: { token: () => Promise.resolve(grant) } } : {}),
     });
+    const known = this.eras.get(upstream);
+    const fresh = known !== undefined && Date.now() - known.atMs < this.opts.config.listCacheSeconds * 1000;
     try {
-      await client.connect(transport);
+      await client.connect(transport, fresh ? { prior: known.prior } : {});
     } catch (cause) {
+      this.eras.delete(upstream);
       await client.close().catch(() => undefined);
       throw new CountersignError("unavailable", `upstream ${upstream} did not answer`, { cause });
+    }
+    if (!fresh) {
+      const discover = client.getDiscoverResult();
+      this.eras.set(upstream, { atMs: Date.now(), prior: discover !== undefined ? { kind: "modern", discover } : { kind: "legacy" } });
     }
     return client;
   }
