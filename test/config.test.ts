@@ -186,4 +186,25 @@ describe("config", function () {
       assert.throws(() => resolveConfig(withSlack({ botTokenFile: "missing-file", tenants: {} }), "/nonexistent/c.yaml"), /cannot read the Slack secret file/);
     });
   });
+
+  describe("mcp", function () {
+    const upstream = { url: "http://127.0.0.1:8788/mcp", audience: "spiffe://agents.test/tools/payments", tools: ["payments.refund"] };
+    const withMcp = (mcp: Record<string, unknown>, tools?: Record<string, unknown>): Record<string, unknown> => ({ ...minimal(), ...(tools !== undefined ? { tools } : {}), mcp });
+
+    it("is off when absent; on, the resource defaults to <publicUrl>/mcp and the limits to their defaults", function () {
+      assert.equal(resolveConfig(minimal(), "c.yaml").mcp, undefined);
+      const config = resolveConfig(withMcp({ upstreams: { payments: upstream } }), "c.yaml");
+      assert.deepEqual(config.mcp, { resource: "http://127.0.0.1:8787/mcp", waitSeconds: 40, progressEverySeconds: 5, resultRetentionSeconds: 900, listCacheSeconds: 60, upstreams: { payments: upstream } });
+      assert.deepEqual(config.tools["payments.refund"]?.scopes, []);
+    });
+
+    it("refuses an upstream tool outside the catalog, with another audience, or served twice, and a grant-carrying URL in the clear off loopback", function () {
+      assert.throws(() => resolveConfig(withMcp({ upstreams: { p: { ...upstream, tools: ["kb.search"] } } }), "c.yaml"), /mcp\.upstreams\.p\.tools: kb\.search is not in the tool catalog/);
+      assert.throws(() => resolveConfig(withMcp({ upstreams: { p: { ...upstream, audience: "spiffe://agents.test/tools/other" } } }), "c.yaml"), /payments\.refund's catalog audience is spiffe:\/\/agents\.test\/tools\/payments/);
+      assert.throws(() => resolveConfig(withMcp({ upstreams: { p: upstream, q: { ...upstream, url: "http://127.0.0.1:9999/mcp" } } }), "c.yaml"), /payments\.refund is already served by upstream p/);
+      assert.throws(() => resolveConfig(withMcp({ upstreams: { p: { ...upstream, url: "http://tools.example.com/mcp" } } }), "c.yaml"), /mcp\.upstreams\.p\.url: an upstream URL must use https/);
+      assert.throws(() => resolveConfig(withMcp({ upstreams: {}, waitSeconds: 301 }), "c.yaml"), /mcp\.waitSeconds/);
+      assert.throws(() => resolveConfig(withMcp({ upstreams: {} }, { "payments.refund": { audience: "spiffe://agents.test/tools/payments", scopes: ["has space"] } }), "c.yaml"), /tools\.payments\.refund\.scopes\.0: an OAuth scope token/);
+    });
+  });
 });
