@@ -78,6 +78,13 @@ function parseMeta<S extends z.ZodType>(schema: S, value: unknown, key: string):
   return parsed.data;
 }
 
+/** Most results held for retries at once (the oldest goes first). */
+const MAX_HELD_RESULTS = 10_000;
+/** Most tasks carried on in the background at once. */
+const MAX_WATCHED = 10_000;
+/** A background follower's long-poll slice: event-driven, so this only bounds one wait. */
+const WATCH_SLICE_MS = 60_000;
+
 export class McpGateway {
   /** Executions in flight, by approval id: a retry joins the running call instead of starting another. */
   private readonly running = new Map<string, Promise<CallToolResult>>();
@@ -192,9 +199,9 @@ export class McpGateway {
    * Wait while `state` is undecided, at most until `untilMs`, calling `onWait` every
    * `progressEverySeconds`; then settle it. Stops early (answering `waiting`) when `signal` aborts.
    */
-  async follow(state: ApprovalState, untilMs: number, args: Json | undefined, opts: { signal?: AbortSignal; onWait?: (s: ApprovalState) => Promise<void> } = {}): Promise<CallOutcome> {
+  async follow(state: ApprovalState, untilMs: number, args: Json | undefined, opts: { signal?: AbortSignal; onWait?: (s: ApprovalState) => Promise<void>; sliceMs?: number } = {}): Promise<CallOutcome> {
     let current = state;
-    const slice = this.deps.config.progressEverySeconds * 1000;
+    const slice = opts.sliceMs ?? this.deps.config.progressEverySeconds * 1000;
     while (UNDECIDED_STATUSES.includes(current.status) && Date.now() < untilMs) {
       if (opts.signal?.aborted === true || this.stopping.signal.aborted) return { kind: "waiting", state: current };
       await opts.onWait?.(current);
@@ -207,10 +214,11 @@ export class McpGateway {
 
   /**
    * The approval `id` filed by this caller (any other caller's is `not_found`, indistinguishable from
-   * a missing one), settled: a result, or `waiting`.
+   * a missing one), as it stands, and settled: a result, or `waiting`.
    */
-  async resume(caller: GatewayCaller, id: string): Promise<CallOutcome> {
-    return this.settle(await this.own(caller, id));
+  async resume(caller: GatewayCaller, id: string): Promise<{ state: ApprovalState; outcome: CallOutcome }> {
+    const state = await this.own(caller, id);
+    return { state, outcome: await this.settle(state) };
   }
 
   /** Withdraw the caller's own approval (a task's cancellation): revoked, so no grant is used. */
@@ -224,12 +232,16 @@ export class McpGateway {
     }
   }
 
-  /** Carry a task on in the background: wait for the decision, then execute once (a later tasks/get finds the result). */
+  /**
+   * Carry a task on in the background: wait for the decision, then execute once (a later tasks/get
+   * finds the result). At most {@link MAX_WATCHED} at once; beyond that, a tasks/get after the
+   * decision settles the task instead.
+   */
   watch(caller: GatewayCaller, state: ApprovalState): void {
-    if (this.watched.has(state.id)) return;
+    if (this.watched.has(state.id) || this.watched.size >= MAX_WATCHED) return;
     this.watched.add(state.id);
     const deadline = state.routing?.deadlineAtMs ?? Date.now() + this.deps.services.config.approvals.maxDeadlineSeconds * 1000;
-    void this.follow(state, deadline + 60_000, undefined, { signal: this.stopping.signal })
+    void this.follow(state, deadline + 60_000, undefined, { signal: this.stopping.signal, sliceMs: WATCH_SLICE_MS })
       .catch((err: unknown) => this.deps.logger.warn({ approvalId: state.id, err: toCountersignError(err).code }, "background task follow-up failed; the next tasks/get resumes it"))
       .finally(() => this.watched.delete(state.id));
   }
@@ -279,7 +291,10 @@ export class McpGateway {
       return refusal(coded.code, `${coded.message}; call again to retry`, state);
     }
     const answered: CallToolResult = { ...result, _meta: { ...result._meta, [META.approval]: { id: state.id, status: "approved" } } };
-    if (this.deps.config.resultRetentionSeconds > 0) this.results.set(state.id, { result: answered, atMs: Date.now() });
+    if (this.deps.config.resultRetentionSeconds > 0) {
+      this.results.set(state.id, { result: answered, atMs: Date.now() });
+      if (this.results.size > MAX_HELD_RESULTS) this.results.delete(this.results.keys().next().value as string);
+    }
     this.deps.logger.info({ approvalId: state.id, tool: state.tool, isError: result.isError === true }, "upstream call made with its grant");
     return answered;
   }

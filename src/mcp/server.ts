@@ -145,8 +145,7 @@ function buildServer(deps: McpRoutesDeps, era: "legacy" | "modern", authInfo: Au
     /** The caller's own task, or the protocol's not-found (another caller's task is indistinguishable from none). */
     const settled = async (taskId: string): Promise<{ state: ApprovalState; outcome: CallOutcome }> => {
       try {
-        const state = await gateway.own(caller, taskId);
-        return { state, outcome: await gateway.resume(caller, taskId) };
+        return await gateway.resume(caller, taskId);
       } catch (err) {
         const coded = toCountersignError(err);
         if (coded.code === "not_found") throw new ProtocolError(ProtocolErrorCode.InvalidParams, "Failed to retrieve task: Task not found");
@@ -156,9 +155,9 @@ function buildServer(deps: McpRoutesDeps, era: "legacy" | "modern", authInfo: Au
     server.setRequestHandler("tasks/get", { params: TaskIdParams, result: LooseResult }, async ({ taskId }, ctx) => {
       requireTasks(ctx);
       const { state, outcome } = await settled(taskId);
-      const current = outcome.kind === "waiting" ? outcome.state : await gateway.own(caller, taskId).catch(() => state);
+      // After a restart no follower carries it on: this one does, from now.
       if (outcome.kind === "waiting") gateway.watch(caller, outcome.state);
-      return { resultType: "complete", ...taskOf(current, outcome, retentionMs) };
+      return { resultType: "complete", ...taskOf(state, outcome, retentionMs) };
     });
     server.setRequestHandler("tasks/cancel", { params: TaskIdParams, result: LooseResult }, async ({ taskId }, ctx) => {
       requireTasks(ctx);

@@ -12,6 +12,7 @@ import { exampleTenant, projectRoot } from "../support/stack.js";
 
 const cliEntry = join(projectRoot, "dist", "src", "cli", "index.js");
 const demoAgent = join(projectRoot, "dist", "examples", "demo-agent.js");
+const mcpAgent = join(projectRoot, "dist", "examples", "agent.js");
 /** How long `countersign dev` may take to start its Temporal server, worker and HTTP server, in ms. */
 const DEV_READY_TIMEOUT_MS = 45_000;
 
@@ -76,14 +77,16 @@ describe("countersign dev and a second terminal (child processes)", function () 
     const configFile = join(dir, "tenant", "countersign.config.yaml");
     const raw = parseYaml(readFileSync(configFile, "utf8")) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- rewriting a few known keys
     const intoState = (path: string): string => path.replace(/^\.\.\/\.\.\/\.countersign\//, "../.countersign/");
-    raw.server.port = 0;
+    // Free ports, as `npm start` has fixed ones: the server's (the MCP resource URL names it) and the example tools server's.
+    raw.server.port = await freePort();
+    raw.mcp.upstreams.payments.url = `http://127.0.0.1:${await freePort()}/mcp`;
     for (const entry of [...raw.identity.principals, ...raw.identity.agents]) entry.jwks = intoState(entry.jwks);
     raw.grants.keyFile = intoState(raw.grants.keyFile);
     raw.payloads.keyFile = intoState(raw.payloads.keyFile);
     writeFileSync(configFile, stringifyYaml(raw));
     assert.ok(!readFileSync(configFile, "utf8").includes("../../"), "no path leaves the temp directory");
 
-    const args = [cliEntry, "--config", "tenant/countersign.config.yaml", "dev", "--state-dir", ".countersign"];
+    const args = [cliEntry, "--config", "tenant/countersign.config.yaml", "dev", "--state-dir", ".countersign", "--example-tools"];
     args.push("--temporal-port", String(await freePort()), "--temporal-ui-port", String(await freePort()));
     dev = spawn(process.execPath, args, { cwd: dir, env: newUserEnv(dir), stdio: ["ignore", "pipe", "pipe"] });
     devExit = new Promise((done) => dev?.once("exit", (code) => done(code)));
@@ -157,6 +160,29 @@ describe("countersign dev and a second terminal (child processes)", function () 
     assert.match(text, /^countersign_worker_metrics_up\{worker_address="127\.0\.0\.1:\d+"\} 1$/m);
     assert.match(text, /^temporal_worker_task_slots_available\{worker_address="127\.0\.0\.1:\d+",[^}]*task_queue="countersign",[^}]*worker_type="WorkflowWorker"\} [1-9]\d*$/m);
     assert.match(text, /^temporal_workflow_task_schedule_to_start_latency_count\{[^}]*task_queue="countersign"[^}]*\} [1-9]\d*$/m);
+  });
+
+  it("the MCP agent through the gateway: a lookup runs at once, the refund waits until `approve --as bob`, then prints the tool's result (README, verbatim)", async function () {
+    const agent = spawn(process.execPath, [mcpAgent], { cwd: dir, env: newUserEnv(dir), stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    agent.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
+    agent.stderr.on("data", (chunk: Buffer) => (err += chunk.toString("utf8")));
+    const exited = new Promise<number | null>((done) => agent.once("exit", (code) => done(code)));
+    try {
+      const told = await waitForOutput(agent, /approve it in another terminal: +npx countersign approve (appr_\S+) --as bob/, 30_000, () => err);
+      const id = /npx countersign approve (appr_\S+) --as bob/.exec(told)?.[1] ?? "";
+      assert.match(told, /^401 from http:\/\/127\.0\.0\.1:\d+\/mcp: resource http:\/\/127\.0\.0\.1:\d+\/mcp, authorization server https:\/\/idp\.demo\.test$/m);
+      assert.match(told, /^tool payments\.refund: Needs approval \(countersign\): 1 of payments-approver/m);
+      assert.match(told, /^pay_1042: settled, 4200 EUR cents$/m);
+      assert.match(told, new RegExp(`… waiting for approval ${id}: 0 of 1 from payments-approver, deadline `));
+      const bob = await run([cliEntry, "approve", id, "--as", "bob"], dir, newUserEnv(dir));
+      assert.equal(bob.code, 0, bob.out + bob.err);
+      assert.equal(await exited, 0, out + err);
+      assert.match(out, /^result: refunded 4200 EUR cents on pay_1042$/m);
+    } finally {
+      if (agent.exitCode === null) agent.kill("SIGKILL");
+    }
   });
 
   it("--config, COUNTERSIGN_CONFIG and TEMPORAL_ADDRESS still win over what dev recorded", async function () {

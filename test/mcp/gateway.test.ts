@@ -284,6 +284,23 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
         assert.equal(received.slice(mark).filter((r) => r.body.includes('"tools/call"')).length, 0, "no upstream call");
       });
 
+      it("refuses at once what policy denies (carol is no support staff), and answers an unknown tool with -32602", async function () {
+        const client = await connect(revision, await mcpHeaders({ principal: "carol" }));
+        const before = tools.executions.length;
+        try {
+          const denied = (await client.callTool({ name: "payments.lookup", arguments: { payment_id: "pay_1042" }, _meta: { "countersign/intent": TASK } })) as ToolResult;
+          assert.equal(denied.isError, true);
+          assert.match(textOf(denied), /^countersign refused this call: policy_denied: /);
+          await assert.rejects(client.callTool({ name: "kb.search", arguments: {} }), (err: { code?: number }) => err.code === -32602);
+          // Hostile _meta is refused with a code, and files nothing.
+          const bad = (await client.callTool({ name: "payments.lookup", arguments: { payment_id: "pay_1042" }, _meta: { "countersign/intent": { taskId: 7 } } })) as ToolResult;
+          assert.match(textOf(bad), /^countersign refused this call: invalid_request: _meta\["countersign\/intent"\]: taskId: /);
+        } finally {
+          await client.close();
+        }
+        assert.equal(tools.executions.length, before);
+      });
+
       it("after the wait limit answers that the same call resumes it; the retry attaches to the same approval and gets the result once", async function () {
         const client = await connect(revision);
         const before = tools.executions.length;
