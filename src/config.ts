@@ -76,8 +76,11 @@ const McpSchema = z.strictObject({
   waitSeconds: z.number().int().min(1).max(300).default(40),
   /** How often a blocked tools/call sends a progress notification, in s. */
   progressEverySeconds: z.number().int().min(1).max(60).default(5),
-  /** How long this gateway keeps an executed call's result for a retry of the same call, in s. */
-  resultRetentionSeconds: z.number().int().min(0).max(86_400).default(900),
+  /**
+   * How long the same call is a retry of the last one after its approval ended, in s: it gets the held
+   * result (or the same refusal), and is never executed twice; later it is a new call. Cover clients' retries.
+   */
+  resultRetentionSeconds: z.number().int().min(1).max(86_400).default(900),
   /** How long an upstream's tools/list answer is reused, in s. */
   listCacheSeconds: z.number().int().min(0).max(3600).default(60),
   /** Upstream MCP servers by name. */

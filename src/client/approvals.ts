@@ -245,6 +245,20 @@ export class ApprovalsClient {
     }
   }
 
+  /**
+   * Whether approval `id` exists, runs, and when it closed: from the workflow's description, without a
+   * worker (a query on a closed workflow would replay its history). Undefined when there is no such approval.
+   */
+  async runStatus(id: string): Promise<{ running: boolean; closedAtMs?: number } | undefined> {
+    try {
+      const d = await this.rpc(() => this.handle(id).describe());
+      return d.status.name === "RUNNING" ? { running: true } : { running: false, ...(d.closeTime !== undefined ? { closedAtMs: d.closeTime.getTime() } : {}) };
+    } catch (err) {
+      if (err instanceof CountersignError && err.code === "not_found") return undefined;
+      throw err;
+    }
+  }
+
   /** The current state, read with a query (works after the workflow closed too). */
   async state(id: string): Promise<ApprovalState> {
     return this.rpc(() => this.handle(id).query(stateQuery));

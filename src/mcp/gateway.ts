@@ -8,9 +8,10 @@ import type { CallToolResult, Tool } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { VerifiedAgent } from "../auth/verify-agent.js";
 import type { VerifiedPrincipal } from "../auth/verify-principal.js";
-import type { ApprovalsClient } from "../client/approvals.js";
+import { approvalId, type ApprovalsClient } from "../client/approvals.js";
 import { toolEntry, type McpConfig } from "../config.js";
-import { ApprovalError, CountersignError, toCountersignError } from "../errors.js";
+import { ApprovalError, AuthError, CountersignError, toCountersignError } from "../errors.js";
+import { checkIntent } from "../auth/intent.js";
 import { argsSha256 } from "../grants/args-hash.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../runtime/services.js";
@@ -80,6 +81,8 @@ function parseMeta<S extends z.ZodType>(schema: S, value: unknown, key: string):
 
 /** Most results held for retries at once (the oldest goes first). */
 const MAX_HELD_RESULTS = 10_000;
+/** Generations walked on one call at most (each one a call made at least a retry window after the last ended). */
+const MAX_GENERATION_STEPS = 1_000;
 /** Most tasks carried on in the background at once. */
 const MAX_WATCHED = 10_000;
 /** A background follower's long-poll slice: event-driven, so this only bounds one wait. */
@@ -93,6 +96,8 @@ export class McpGateway {
   /** Approvals whose task this gateway carries on in the background (executes once approved). */
   private readonly watched = new Set<string>();
   private readonly stopping = new AbortController();
+  /** Last known requestId generation per call (see {@link generation}). */
+  private readonly generations = new Map<string, string>();
 
   constructor(private readonly deps: GatewayDeps) {}
 
@@ -175,10 +180,11 @@ export class McpGateway {
       const summary = intent?.summary ?? (typeof declared === "string" && declared.trim() !== "" ? declared.slice(0, 2000) : `${entry.displayName ?? tool} (requested over MCP)`);
       const hash = argsSha256(argsJson);
       // One call, one approval: the same principal, agent, tool, arguments, task and summary attach to it again.
-      const requestId = `mcp-${createHash("sha256")
+      const base = `mcp-${createHash("sha256")
         .update(canonicalize([caller.principal.issuer, caller.principal.subject, caller.agent.spiffeId, tool, hash, taskId, summary, resource ?? null, ownRequestId ?? null]) ?? "")
         .digest("base64url")
         .slice(0, 40)}`;
+      const requestId = await this.generation(caller, tenant, base);
       const state = await fileApproval(this.deps, caller, {
         requestId,
         tenant,
@@ -193,6 +199,31 @@ export class McpGateway {
       if (coded.code === "internal") throw err;
       return { kind: "result", result: refusal(coded.code, coded.message) };
     }
+  }
+
+  /**
+   * The requestId the same call files under now. A call is a retry of an earlier one while that
+   * approval is open or ended less than {@link retryWindowMs} ago (it attaches: the held result, the
+   * same refusal); later it is a new call, filed as the next generation `<base>.<ms the last one closed>`.
+   * The chain's last known link is remembered, so a walk starts where the last one ended.
+   */
+  private async generation(caller: GatewayCaller, tenant: string, base: string): Promise<string> {
+    let requestId = this.generations.get(base) ?? base;
+    for (let step = 0; step < MAX_GENERATION_STEPS; step += 1) {
+      const id = approvalId({ tenant, agent: caller.agent.spiffeId, principalIssuer: caller.principal.issuer, principal: caller.principal.subject, requestId });
+      const run = await this.deps.approvals.runStatus(id);
+      if (run === undefined || run.running || run.closedAtMs === undefined || Date.now() - run.closedAtMs < this.retryWindowMs()) break;
+      requestId = `${base}.${run.closedAtMs}`;
+    }
+    this.generations.delete(base);
+    this.generations.set(base, requestId);
+    if (this.generations.size > MAX_HELD_RESULTS) this.generations.delete(this.generations.keys().next().value as string);
+    return requestId;
+  }
+
+  /** How long after an approval ended the same call is still its retry: as long as its result is held. */
+  private retryWindowMs(): number {
+    return this.deps.config.resultRetentionSeconds * 1000;
   }
 
   /**
@@ -246,6 +277,30 @@ export class McpGateway {
       .finally(() => this.watched.delete(state.id));
   }
 
+  /**
+   * Whether this caller's token may follow task `id` now: the tool's scopes and the token's tasks are
+   * checked on every task request, as on the tools/call that started it. Undefined when it may, or
+   * when the task is not the caller's (the task request answers "not found").
+   */
+  async taskRefusal(caller: GatewayCaller, id: string): Promise<{ error: CountersignError; scopes?: string[] } | undefined> {
+    let state: ApprovalState;
+    try {
+      state = await this.own(caller, id);
+    } catch (err) {
+      if (err instanceof CountersignError && err.code === "not_found") return undefined;
+      throw err;
+    }
+    const scopes = toolEntry(this.deps.services.config, state.tool)?.scopes ?? [];
+    const missing = scopes.filter((scope) => !caller.principal.scopes.includes(scope));
+    if (missing.length > 0) return { error: new AuthError("insufficient_scope", `following a task of ${state.tool} needs scope ${missing.join(" ")}`), scopes };
+    try {
+      checkIntent(caller.principal, { tenant: state.tenant, tool: state.tool, taskId: state.intent.taskId });
+    } catch (err) {
+      return { error: toCountersignError(err) };
+    }
+    return undefined;
+  }
+
   async own(caller: GatewayCaller, id: string): Promise<ApprovalState> {
     const state = await this.deps.approvals.state(id);
     if (state.principal !== caller.principal.subject || state.principalIssuer !== caller.principal.issuer || state.agent !== caller.agent.spiffeId) {
@@ -276,7 +331,7 @@ export class McpGateway {
 
   private async executeOnce(state: ApprovalState, args?: Json): Promise<CallToolResult> {
     if (state.status === "redeemed") {
-      return refusal("grant_already_redeemed", "this approved call has already run; its result is no longer held here (call with a new countersign/requestId to ask again)", state);
+      return refusal("grant_already_redeemed", "this approved call has already run; its result is not held by this gateway (the same call made again a while after it ended, or with another countersign/requestId, is a new call)", state);
     }
     const grant = state.grant?.token;
     if (grant === undefined || grant === "") return refusal("internal", "the approval holds no grant", state);
@@ -291,7 +346,10 @@ export class McpGateway {
       return refusal(coded.code, `${coded.message}; call again to retry`, state);
     }
     const answered: CallToolResult = { ...result, _meta: { ...result._meta, [META.approval]: { id: state.id, status: "approved" } } };
-    if (this.deps.config.resultRetentionSeconds > 0) {
+    // A tool error from an upstream that did not spend the grant (its redemption failed) is not the
+    // call's result: the grant may still be used, and a retry runs the call.
+    const spent = result.isError !== true || (await this.deps.approvals.state(state.id).catch(() => state)).status !== "approved";
+    if (spent) {
       this.results.set(state.id, { result: answered, atMs: Date.now() });
       if (this.results.size > MAX_HELD_RESULTS) this.results.delete(this.results.keys().next().value as string);
     }

@@ -30,6 +30,8 @@ import { META, waitingLine, type CallOutcome, type GatewayCaller, type McpGatewa
 /** The tasks extension of the 2026-07-28 revision (SEP-2663). */
 export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
 const SERVER_INFO = { name: "countersign", version: "0.1.0" };
+/** The tasks extension's methods that follow one task (each checked like the call that started it). */
+const TASK_METHODS: readonly string[] = ["tasks/get", "tasks/update", "tasks/cancel"];
 /** How often a task's client is asked to poll, in ms. */
 const TASK_POLL_INTERVAL_MS = 2_000;
 
@@ -213,7 +215,7 @@ export function mountMcp(app: Hono, deps: McpRoutesDeps): McpHttpHandler {
   const refuse = (c: Context, err: CountersignError, scope?: string[]): Response => {
     const params = [`resource_metadata=${quoted(metadataUrl)}`];
     if (err.code === "insufficient_scope") params.unshift(`error="insufficient_scope"`, `scope=${quoted((scope ?? baseScopes).join(" "))}`);
-    else if (err.code !== "token_missing") params.unshift(`error="invalid_token"`);
+    else if (err.code !== "token_missing" && err.status === 401) params.unshift(`error="invalid_token"`);
     params.push(`error_description=${quoted(err.message)}`);
     deps.logger.info({ code: err.code, path: "/mcp" }, "MCP request refused");
     const status = err.status === 403 ? 403 : 401;
@@ -250,13 +252,26 @@ export function mountMcp(app: Hono, deps: McpRoutesDeps): McpHttpHandler {
       } catch {
         return c.json({ jsonrpc: "2.0", id: null, error: { code: ProtocolErrorCode.ParseError, message: "Parse error" } }, 400);
       }
-      // The coarse gate per tool: the token must hold the tool's scopes before anything is filed.
-      const message = parsedBody as { method?: unknown; params?: { name?: unknown } } | null;
-      if (message !== null && typeof message === "object" && message.method === "tools/call" && typeof message.params?.name === "string") {
-        const entry = Object.hasOwn(services.config.tools, message.params.name) ? services.config.tools[message.params.name] : undefined;
-        const missing = (entry?.scopes ?? []).filter((s) => !caller.principal.scopes.includes(s));
-        if (missing.length > 0) {
-          return refuse(c, new CountersignError("insufficient_scope", `calling ${message.params.name} needs scope ${missing.join(" ")}`), [...new Set([...baseScopes, ...(entry?.scopes ?? [])])]);
+      // The coarse gate per tool, on every message of the body (a 2025-11-25 body may be a batch): the
+      // token must hold the tool's scopes before anything is filed, and a task's tool's scopes (and the
+      // token's tasks) whenever a task is followed.
+      const messages: unknown[] = Array.isArray(parsedBody) ? parsedBody : [parsedBody];
+      for (const raw of messages) {
+        const message = raw as { method?: unknown; params?: { name?: unknown; taskId?: unknown } } | null;
+        if (message === null || typeof message !== "object") continue;
+        if (message.method === "tools/call" && typeof message.params?.name === "string") {
+          const entry = Object.hasOwn(services.config.tools, message.params.name) ? services.config.tools[message.params.name] : undefined;
+          const missing = (entry?.scopes ?? []).filter((s) => !caller.principal.scopes.includes(s));
+          if (missing.length > 0) {
+            return refuse(c, new CountersignError("insufficient_scope", `calling ${message.params.name} needs scope ${missing.join(" ")}`), [...new Set([...baseScopes, ...(entry?.scopes ?? [])])]);
+          }
+        }
+        if (typeof message.method === "string" && TASK_METHODS.includes(message.method) && typeof message.params?.taskId === "string") {
+          const refusal = await deps.gateway.taskRefusal(caller, message.params.taskId).catch((err: unknown) => ({ error: toCountersignError(err), scopes: undefined }));
+          if (refusal !== undefined) {
+            if (refusal.error.status >= 500) throw refusal.error;
+            return refuse(c, refusal.error, [...new Set([...baseScopes, ...(refusal.scopes ?? [])])]);
+          }
         }
       }
     }
