@@ -416,6 +416,23 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
       assert.equal(tools.executions.length, before + 1);
     });
 
+    it("authorizes every task request like the call that started it: a token whose tasks no longer cover it gets 403 intent_mismatch", async function () {
+      const task = (tools: string[]): unknown[] => [{ type: "agent_task", task_id: "ticket-1042", tools }];
+      const covered = { ...(await mcpHeaders()), authorization: `Bearer ${await stack.ids.principalToken("alice", { aud: RESOURCE, authorization_details: task(["payments.refund"]) })}` };
+      const created = await modernRpc("tools/call", { name: "payments.refund", arguments: { payment_id: "pay_9001", amount_cents: 9, currency: "EUR" }, _meta: { "countersign/intent": { summary: "narrowed later" } } }, covered, "payments.refund");
+      const taskId = created.body.result.taskId as string;
+      assert.equal(created.body.result.status, "working", JSON.stringify(created.body));
+      const narrowed = { ...covered, authorization: `Bearer ${await stack.ids.principalToken("alice", { aud: RESOURCE, authorization_details: task(["payments.lookup"]) })}` };
+      const refused = await fetch(`${stack.baseUrl}/mcp`, {
+        method: "POST",
+        headers: { ...narrowed, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tasks/get", "mcp-name": taskId },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tasks/get", params: { taskId } }),
+      });
+      assert.equal(refused.status, 403);
+      assert.equal(((await refused.json()) as { error: { code: string } }).error.code, "intent_mismatch");
+      assert.equal((await modernRpc("tasks/cancel", { taskId }, covered, taskId)).body.result?.resultType, "complete");
+    });
+
     it("a cancelled task revokes its approval: it ends cancelled and nothing runs", async function () {
       const headers = await mcpHeaders();
       const before = tools.executions.length;
