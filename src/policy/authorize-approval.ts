@@ -34,7 +34,7 @@ export function decideApproval(policies: LoadedPolicySet, directory: Directory, 
     };
   }
   const selfApproval = facts.approver === facts.principal;
-  const evaluation = evaluate(policies, directory.entities, {
+  const evaluation = evaluate(policies, directory, {
     principal: { type: "User", id: facts.approver },
     action: "approve",
     resource: { type: "Tool", id: facts.tool },

@@ -1,6 +1,6 @@
 // Decides `Action::"request"`: may this principal have this agent call this tool for this task,
 // and if so, who must approve, how many and how fast (from the determining permits' annotations).
-import type { Context } from "@cedar-policy/cedar-wasm/nodejs";
+import type { Context } from "./cedar.js";
 import { combineRouting, type PolicyRouting } from "./annotations.js";
 import type { Directory } from "./directory.js";
 import type { RequestDecision, RequestFacts } from "./engine.js";
@@ -28,7 +28,7 @@ export function decideRequest(policies: LoadedPolicySet, directory: Directory, f
   if (directory.user(facts.principal) === undefined) {
     return { decision: "deny", reason: "policy_denied", message: "the principal is not a user in the directory", policyVersion, policyIds: [] };
   }
-  const evaluation = evaluate(policies, directory.entities, {
+  const evaluation = evaluate(policies, directory, {
     principal: { type: "User", id: facts.principal },
     action: "request",
     resource: { type: "Tool", id: facts.tool },

@@ -1,6 +1,6 @@
 // The directory: users, roles, tenants, tools and resources as Cedar entities, read from one YAML
 // or JSON file (an array of Cedar entity JSON objects) and validated against the policy schema.
-import { checkParseEntities, type EntityJson } from "@cedar-policy/cedar-wasm/nodejs";
+import { checkParseEntities, type EntityJson } from "./cedar.js";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
@@ -48,6 +48,36 @@ export interface Directory {
   usersBySlackId(slackUserId: string): string[];
   /** Ids of the users whose `email` is `email` (compared case-insensitively), sorted. */
   usersByEmail(email: string): string[];
+  /**
+   * The entities a Cedar evaluation that starts from `seeds` can reach: the seeds, and transitively
+   * every entity named as a parent, or by an attribute or tag value (at any depth), of one reached.
+   * Cedar reaches entities only from the request's references and the policies' literals, so a
+   * decision over this slice equals one over every entity (proven by test/policy/entity-slice.test.ts).
+   * From an index built once per directory load.
+   */
+  reachable(seeds: Iterable<EntityUid>): EntityJson[];
+}
+
+/** An entity reference. */
+export interface EntityUid {
+  type: string;
+  id: string;
+}
+
+/**
+ * Every entity reference inside a JSON value, at any depth: Cedar's `{__entity: {type, id}}`, or an
+ * object with string `type` and `id` (the implicit form the schema allows). Over-reading (a record
+ * that merely has such fields) only widens a slice, never narrows it.
+ */
+export function entityRefsIn(value: unknown, into: EntityUid[] = []): EntityUid[] {
+  if (Array.isArray(value)) {
+    for (const item of value) entityRefsIn(item, into);
+  } else if (value !== null && typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    if (typeof record.type === "string" && typeof record.id === "string") into.push({ type: record.type, id: record.id });
+    for (const inner of Object.values(record)) entityRefsIn(inner, into);
+  }
+  return into;
 }
 
 function stringAttr(attrs: Record<string, unknown>, name: string): string | undefined {
@@ -148,6 +178,10 @@ export function parseDirectory(file: string, text: string, schemaText: string): 
   const bySlackId = indexBy(users, (u) => u.slackUserId);
   const byEmail = indexBy(users, (u) => u.email?.toLowerCase());
   const parentsOf = new Map(entities.map((e) => [uidText(e.uid), e.parents]));
+  // Per entity: itself, and the keys of the entities it names (parents, attribute and tag values).
+  const reach = new Map(
+    entities.map((e, i) => [uidText(e.uid), { entity: cedarEntities[i] as EntityJson, next: [...e.parents, ...entityRefsIn(e.attrs), ...entityRefsIn(e.tags ?? {})].map(uidText) }]),
+  );
   return {
     entities: cedarEntities,
     user(id) {
@@ -165,6 +199,20 @@ export function parseDirectory(file: string, text: string, schemaText: string): 
         .filter((user) => user.roles.includes(group))
         .map((user) => user.id)
         .sort();
+    },
+    reachable(seeds) {
+      const found: EntityJson[] = [];
+      const seen = new Set<string>();
+      const pending = [...seeds].map(uidText);
+      for (let key = pending.pop(); key !== undefined; key = pending.pop()) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const node = reach.get(key);
+        if (node === undefined) continue; // not in the directory: Cedar sees no attributes and no parents either way
+        found.push(node.entity);
+        pending.push(...node.next);
+      }
+      return found;
     },
     rolesOf(userId) {
       const roles = new Set<string>();

@@ -1,6 +1,7 @@
 // Loads the policy folder: exactly one Cedar schema and every *.cedar file, each parsed, validated
 // against the schema and its routing annotations checked, then pre-parsed into Cedar's cache
 // under an id derived from the content hash, so evaluation never re-parses policies.
+import { entityRefsIn, type EntityUid } from "./directory.js";
 import {
   checkParseSchema,
   policySetTextToParts,
@@ -9,7 +10,7 @@ import {
   preparseSchema,
   validate,
   type DetailedError,
-} from "@cedar-policy/cedar-wasm/nodejs";
+} from "./cedar.js";
 import { readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { ConfigError } from "../errors.js";
@@ -25,6 +26,8 @@ export interface LoadedPolicySet {
   preparsedId: string;
   /** The schema text (Cedar syntax), used to validate the directory's entities. */
   schemaText: string;
+  /** Every entity the policies name as a literal (`Role::"support"`, `Tool::"…"`): evaluations start from them too. */
+  entityLiterals: EntityUid[];
   /** Routing annotations of every policy, by policy id. */
   routing: ReadonlyMap<string, PolicyRouting>;
 }
@@ -139,6 +142,7 @@ export function loadPolicySet(dir: string, read: FileSetRead, opts: { maxDeadlin
   // A Map, not an object: a policy `@id("__proto__")` assigned into `{}` would vanish from the set.
   const texts = new Map<string, string>();
   const routing = new Map<string, PolicyRouting>();
+  const literals = new Map<string, EntityUid>();
   for (const file of policyFiles) {
     const policies = splitPolicies(file, problems);
     if (policies === undefined) continue;
@@ -149,6 +153,7 @@ export function loadPolicySet(dir: string, read: FileSetRead, opts: { maxDeadlin
         problems.push(...json.errors.map((e) => `${where(file, policy.charIndex)}: ${e.message}`));
         return;
       }
+      for (const ref of entityRefsIn(json.json)) literals.set(`${ref.type}::${JSON.stringify(ref.id)}`, ref);
       const annotations = json.json.annotations ?? {};
       const id = annotations.id ?? `${basename(file.path)}:${ordinal}`;
       ids.push(id);
@@ -179,5 +184,5 @@ export function loadPolicySet(dir: string, read: FileSetRead, opts: { maxDeadlin
   if (schemaAnswer.type === "failure") throw cedarFailure(`cannot load the Cedar schema ${schema.path}`, schemaAnswer.errors);
   const setAnswer = preparsePolicySet(preparsedId, { staticPolicies: Object.fromEntries(texts) });
   if (setAnswer.type === "failure") throw cedarFailure(`cannot load the policies in ${dir}`, setAnswer.errors);
-  return { version: read.contentHash, preparsedId, schemaText: schema.text, routing };
+  return { version: read.contentHash, preparsedId, schemaText: schema.text, routing, entityLiterals: [...literals.values()] };
 }

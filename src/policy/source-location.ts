@@ -1,5 +1,5 @@
 // Turns Cedar's byte offsets into `file:line:column` so start-up errors point at the bad text.
-import type { DetailedError } from "@cedar-policy/cedar-wasm/nodejs";
+import type { DetailedError } from "./cedar.js";
 
 /** 1-based line and column of a UTF-16 character index in `text`. */
 export function lineColumnAtChar(text: string, charIndex: number): { line: number; column: number } {
