@@ -40,7 +40,17 @@ import {
   type RevokeInput,
 } from "../../workflows/definitions.js";
 
-const WORKFLOW_TASK_COMPLETED = proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED;
+const UPSERT_SEARCH_ATTRIBUTES = proto.temporal.api.enums.v1.EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES;
+
+/**
+ * Whether a history event is a status change: the workflow upserts its status search attribute with
+ * every change, in the same workflow task (other upserts, e.g. the SDK's for a patch, are not).
+ */
+function isStatusChange(event: proto.temporal.api.history.v1.IHistoryEvent): boolean {
+  if (event.eventType !== UPSERT_SEARCH_ATTRIBUTES) return false;
+  const fields = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {};
+  return Object.hasOwn(fields, statusSearchAttribute.name);
+}
 
 /** Tenant names: safe to quote in a visibility query. The HTTP edge refuses others at filing. */
 export const TENANT_PATTERN = /^[A-Za-z0-9._:@-]{1,256}$/;
@@ -288,8 +298,9 @@ export class ApprovalsClient {
   /**
    * Long-poll: wait until the status is none of `from` or `waitMs` passes; `known` is the state the
    * caller already holds (else it is read first). Event-driven and read-only: it long-polls the
-   * workflow's history (Temporal's own `waitNewEvent`) and re-reads the state only when a workflow task
-   * completed or the workflow closed, so waiting agents never spend the workflow's Update budget, and a
+   * workflow's history (Temporal's own `waitNewEvent`) and re-reads the state only when the status
+   * changed (its search-attribute upsert) or the workflow closed, so waiting agents never spend the
+   * workflow's Update budget nor a query per unrelated event, and a
    * wait while no worker runs ends with the state as it was instead of a query that cannot be answered.
    */
   async waitForStatusChange(id: string, from: ReadonlyArray<ApprovalState["status"]>, waitMs: number, known?: ApprovalState): Promise<ApprovalState> {
@@ -314,7 +325,9 @@ export class ApprovalsClient {
       }
       const token = page.nextPageToken;
       const ended = token === undefined || token === null || token.length === 0;
-      if (ended || (page.history?.events ?? []).some((e) => e.eventType === WORKFLOW_TASK_COMPLETED)) state = await this.state(id);
+      // Only a status change (or the end) can change what a waiting caller sees: other events (a
+      // decision short of the quorum, a Slack card, a reminder) wake nobody and cost no query.
+      if (ended || (page.history?.events ?? []).some(isStatusChange)) state = await this.state(id);
       if (ended) break; // the workflow closed
       nextPageToken = token;
     }
