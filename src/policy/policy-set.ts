@@ -26,7 +26,11 @@ export interface LoadedPolicySet {
   preparsedId: string;
   /** The schema text (Cedar syntax), used to validate the directory's entities. */
   schemaText: string;
-  /** Every entity the policies name as a literal (`Role::"support"`, `Tool::"…"`): evaluations start from them too. */
+  /**
+   * The entities the policies name as a literal *and read*: an attribute, a tag or its ancestors
+   * (`Role::"x".attr`, `Role::"x" in …`). Evaluations start from them too. A literal only compared
+   * (`resource == Tool::"…"`, `principal in Role::"support"`) needs no data and is not listed.
+   */
   entityLiterals: EntityUid[];
   /** Routing annotations of every policy, by policy id. */
   routing: ReadonlyMap<string, PolicyRouting>;
@@ -42,6 +46,35 @@ interface SourcePolicy {
  * The files the engine loads from `dir`: `*.cedar` and `*.cedarschema`, sorted by name, hidden
  * (dot) files skipped so editor lock files never count. Throws when the folder cannot be listed.
  */
+/** Operators of Cedar's JSON policy form whose left operand's entity data Cedar reads. */
+const READS_LEFT = new Set([".", "has", "in", "getTag", "hasTag", "is"]);
+
+/**
+ * The entity literals inside the left operand of an operator that reads entity data, in a policy's
+ * JSON form (conservatively: every literal anywhere inside such an operand).
+ */
+export function literalsWhoseDataIsRead(policyJson: unknown): EntityUid[] {
+  const found: EntityUid[] = [];
+  const walk = (node: unknown, reading: boolean): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item, reading);
+      return;
+    }
+    if (node === null || typeof node !== "object") return;
+    const record = node as Record<string, unknown>;
+    if (reading) entityRefsIn(record.__entity !== undefined ? record : {}, found);
+    for (const [key, value] of Object.entries(record)) {
+      if (READS_LEFT.has(key) && value !== null && typeof value === "object" && "left" in value) {
+        const { left, ...rest } = value as Record<string, unknown>;
+        walk(left, true);
+        walk(rest, reading);
+      } else walk(value, reading);
+    }
+  };
+  walk(policyJson, false);
+  return found;
+}
+
 export function listPolicyFiles(dir: string): string[] {
   return readdirSync(dir)
     .filter((name) => !name.startsWith(".") && (name.endsWith(".cedar") || name.endsWith(".cedarschema")))
@@ -153,7 +186,7 @@ export function loadPolicySet(dir: string, read: FileSetRead, opts: { maxDeadlin
         problems.push(...json.errors.map((e) => `${where(file, policy.charIndex)}: ${e.message}`));
         return;
       }
-      for (const ref of entityRefsIn(json.json)) literals.set(`${ref.type}::${JSON.stringify(ref.id)}`, ref);
+      for (const ref of literalsWhoseDataIsRead(json.json)) literals.set(`${ref.type}::${JSON.stringify(ref.id)}`, ref);
       const annotations = json.json.annotations ?? {};
       const id = annotations.id ?? `${basename(file.path)}:${ordinal}`;
       ids.push(id);

@@ -26,6 +26,14 @@ forbid (principal in Role::"r1", action == Action::"request", resource == Tool::
 @id("probe-approver-of-own-tenant-resource")
 forbid (principal, action == Action::"approve", resource)
 when { context has target && context.target.owner.tenant != principal.tenant };
+
+@id("probe-literal-attribute")
+forbid (principal, action == Action::"request", resource == Tool::"kb.search")
+when { Tool::"prod.db.drop" has risk && Tool::"prod.db.drop".risk == "critical" && principal in Role::"payments-approver" };
+
+@id("probe-literal-ancestry")
+forbid (principal, action == Action::"request", resource == Tool::"payments.refund")
+when { Role::"r2" in Role::"support" && context.taskId == "t" };
 `;
 
 function loadPolicies(dir: string): LoadedPolicySet {
@@ -66,9 +74,9 @@ describe("policy decisions over the entities a request can reach", function () {
     }
   }
 
-  it("names the policies' entity literals (evaluations start from them)", function () {
-    const literals = policies.entityLiterals.map((e) => `${e.type}::${e.id}`);
-    for (const expected of ["Role::support", "Role::payments-approver", "Role::r1", "Tool::payments.refund", "Tool::prod.db.drop", "Action::request"]) assert.ok(literals.includes(expected), expected);
+  it("starts evaluations from the literals whose data policies read, and only those", function () {
+    const literals = policies.entityLiterals.map((e) => `${e.type}::${e.id}`).sort();
+    assert.deepEqual(literals, ["Role::r2", "Tool::prod.db.drop"]);
   });
 
   it("decides every request and approval of the example tenant exactly as over all entities", function () {
