@@ -511,7 +511,8 @@ export class ApprovalsClient {
       clauses.push(`${tenantSearchAttribute.name} = '${tenant}'`);
     }
     const out = [];
-    for await (const wf of this.client.workflow.list({ query: clauses.join(" AND ") })) {
+    // Ask for no more than is shown: a full default page costs the visibility store (and this call) far more.
+    for await (const wf of this.client.workflow.list({ query: clauses.join(" AND "), pageSize: limit })) {
       const sa = wf.typedSearchAttributes;
       out.push({
         id: wf.workflowId,
