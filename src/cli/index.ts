@@ -6,23 +6,17 @@ import type { Client } from "@temporalio/client";
 import type { DataConverter } from "@temporalio/common";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
-import { ApprovalsClient } from "../client/approvals.js";
-import { exportHistory, renderAudit, replay } from "../client/history.js";
+import type { ApprovalsClient } from "../client/approvals.js";
 import { redactArguments } from "../client/redact.js";
 import { cliTokenFromEnv, configPath, loadConfig, serverUrlFromEnv, stateDirFromEnv, toolEntry, type Config } from "../config.js";
-import { createDataConverter } from "../codec/payload-codec.js";
 import { loadPayloadKeys, rotatePayloadKey } from "../codec/payload-keys.js";
 import { CountersignError, isErrorCode, toCountersignError } from "../errors.js";
 import { rotateKey } from "../grants/key-store.js";
 import { createLogger } from "../log.js";
 import { readDevRecord, type DevRecord } from "../runtime/dev-record.js";
-import { runDev, runServer, runWorker } from "../runtime/processes.js";
-import { connectClient, temporalTargetWithFallback } from "../temporal/connection.js";
 import { approvedBy, type ApprovalState } from "../../workflows/definitions.js";
 import { demoApproverToken, ensureDemoIdentities } from "../demo/identities.js";
-import { submitDecision } from "../decisions/submit.js";
 import { loadKeyStore } from "../grants/key-store.js";
-import { policyEngineOf } from "../runtime/services.js";
 import { approvalView, type ApprovalView } from "../server/view.js";
 import { displayJson, jsonForTerminal, safe } from "../text/neutralise.js";
 import { userInfo } from "node:os";
@@ -49,11 +43,14 @@ function config(cmd: Command): Config {
 }
 
 async function dataConverterOf(cfg: Config): Promise<DataConverter> {
+  const { createDataConverter } = await import("../codec/payload-codec.js");
   return createDataConverter(await loadPayloadKeys({ keyFile: cfg.payloads.keyFile, keysFromEnv: cfg.payloads.keysFromEnv }));
 }
 
 /** Temporal from the standard environment or profile when it names an address, else a running dev's, else localhost:7233. */
 async function withClient<T>(cfg: Config, fn: (client: Client, approvals: ApprovalsClient) => Promise<T>): Promise<T> {
+  // Loaded here, not at start: a decision over HTTP (`approve`, `deny`) never needs a Temporal client.
+  const [{ connectClient, temporalTargetWithFallback }, { ApprovalsClient }] = await Promise.all([import("../temporal/connection.js"), import("../client/approvals.js")]);
   const dev = runningDev();
   const target = temporalTargetWithFallback(cfg, dev !== undefined ? { address: dev.temporalAddress, namespace: dev.temporalNamespace } : undefined);
   const { client, connection } = await connectClient(target, await dataConverterOf(cfg));
@@ -99,6 +96,8 @@ async function decideOverHttp(baseUrl: string, id: string, token: string, body: 
 async function breakGlass(cfg: Config, d: { approvalId: string; approver: string; decision: "approve" | "deny"; reason: string }): Promise<ApprovalView> {
   if (!cfg.approvals.breakGlass.enabled) throw new CountersignError("break_glass_disabled", "break-glass decisions are off: set approvals.breakGlass.enabled in the config");
   const grantKeys = await loadKeyStore(cfg.grants.keyFile);
+  // Loaded only for break-glass: a plain decision goes over HTTP and needs none of this.
+  const [{ policyEngineOf }, { submitDecision }] = await Promise.all([import("../runtime/services.js"), import("../decisions/submit.js")]);
   const policy = policyEngineOf(cfg);
   const state = await withApprovals(cfg, (approvals) =>
     submitDecision({ approvals, policy, grantKeys, issuer: cfg.issuer }, { ...d, via: "break-glass", osUser: userInfo().username }),
@@ -142,6 +141,7 @@ export function buildProgram(): Command {
       await ensureDemoIdentities(stateDir);
       const cfg = config(cmd);
       const logger = createLogger(cfg.logLevel);
+      const { runDev } = await import("../runtime/processes.js");
       await runDev(cfg, logger, {
         projectRoot,
         stateDir,
@@ -178,6 +178,7 @@ Or as an MCP agent through the gateway:
     .description("run a Temporal worker (workflows and activities)")
     .action(async (_opts: unknown, cmd: Command) => {
       const cfg = config(cmd);
+      const { runWorker } = await import("../runtime/processes.js");
       await runWorker(cfg, createLogger(cfg.logLevel));
     });
 
@@ -186,6 +187,7 @@ Or as an MCP agent through the gateway:
     .description("run the HTTP server (agent API, grant redemption, JWKS, health, metrics)")
     .action(async (_opts: unknown, cmd: Command) => {
       const cfg = config(cmd);
+      const { runServer } = await import("../runtime/processes.js");
       await runServer(cfg, createLogger(cfg.logLevel));
     });
 
@@ -268,6 +270,7 @@ Or as an MCP agent through the gateway:
     .description("export the workflow history as JSON (Temporal's standard format; payloads stay encrypted)")
     .option("--out <file>", "write to this file instead of standard output")
     .action(async (id: string, opts: { out?: string }, cmd: Command) => {
+      const { exportHistory } = await import("../client/history.js");
       const json = await withClient(config(cmd), (client) => exportHistory(client, id));
       if (opts.out !== undefined) await writeFile(opts.out, json);
       else console.log(json);
@@ -283,6 +286,7 @@ Or as an MCP agent through the gateway:
       const chosen = [files.length > 0, opts.id !== undefined, opts.query !== undefined].filter(Boolean).length;
       if (chosen !== 1) cmd.error("give history files, --id or --query (exactly one)", { exitCode: 2 });
       const converter = await dataConverterOf(cfg);
+      const { replay } = await import("../client/history.js");
       const results =
         files.length > 0
           ? await replay({ files }, converter)
@@ -305,7 +309,7 @@ Or as an MCP agent through the gateway:
       if (opts.json === true) {
         const { grant, ...rest } = state;
         console.log(jsonForTerminal({ ...rest, ...(grant !== undefined ? { grant: { jti: grant.jti, audience: grant.audience, expiresAtMs: grant.expiresAtMs } } : {}) }));
-      } else console.log(renderAudit(state));
+      } else console.log((await import("../client/history.js")).renderAudit(state));
     });
 
   const keys = program.command("keys").description("signing and encryption keys");
