@@ -164,6 +164,11 @@ export const ConfigFileSchema = z.strictObject({
     .strictObject({
       /** host:port where the worker serves Prometheus metrics (the Temporal SDK's and countersign's own). Off when absent. */
       metricsAddress: HostPortSchema.optional(),
+      /**
+       * Open approvals a worker keeps in memory (the SDK's workflow cache). One that is not cached is
+       * replayed from its history on its next event: memory against a few ms on that event.
+       */
+      maxCachedWorkflows: z.number().int().min(0).max(100_000).default(500),
     })
     .prefault({}),
   /** Approvers decide in Slack (see README "Slack"). Off when absent. */
@@ -198,7 +203,7 @@ export interface Config {
   /** Payload codec keys: from COUNTERSIGN_PAYLOAD_KEYS (JSON) when set, else the key file. */
   payloads: { keyFile: string; keysFromEnv: string | undefined };
   approvals: { deadlineSeconds: number; maxDeadlineSeconds: number; breakGlass: { enabled: boolean } };
-  worker: { metricsAddress: string | undefined };
+  worker: { metricsAddress: string | undefined; maxCachedWorkflows: number };
   /** Slack, when configured; secrets resolved from the environment or the named files. */
   slack: SlackConfig | undefined;
   /** The MCP gateway, when configured. */
@@ -359,7 +364,7 @@ export function resolveConfig(raw: unknown, path: string): Config {
       keysFromEnv: process.env.COUNTERSIGN_PAYLOAD_KEYS === "" ? undefined : process.env.COUNTERSIGN_PAYLOAD_KEYS,
     },
     approvals: c.approvals,
-    worker: { metricsAddress: c.worker.metricsAddress },
+    worker: { metricsAddress: c.worker.metricsAddress, maxCachedWorkflows: c.worker.maxCachedWorkflows },
     slack: c.slack === undefined ? undefined : resolveSlack(c.slack, abs, path),
     mcp: c.mcp === undefined ? undefined : resolveMcp(c.mcp, c.tools, publicUrl, path),
     temporal: { taskQueue: c.temporal.taskQueue, namespace: c.temporal.namespace },

@@ -33,6 +33,9 @@ describe("config", function () {
     assert.equal(config.identity.principals[0]?.jwks, "/etc/countersign/idp.json");
     assert.equal(config.identity.agents[0]?.jwks, "https://bundle.agents.test/jwks", "URLs stay URLs");
     assert.deepEqual(config.identity.principals[0]?.requiredScopes, []);
+    assert.equal(config.worker.maxCachedWorkflows, 500);
+    assert.equal(resolveConfig({ ...minimal(), worker: { maxCachedWorkflows: 2000 } }, "c.yaml").worker.maxCachedWorkflows, 2000);
+    assert.throws(() => resolveConfig({ ...minimal(), worker: { maxCachedWorkflows: -1 } }, "c.yaml"), /worker\.maxCachedWorkflows/);
   });
 
   it("deadlines are capped: the default maximum is 7 days, deadlineSeconds may not exceed it, nor the maximum a year", function () {

@@ -55,6 +55,7 @@ export async function startWorker(services: Services, target: TemporalTarget, lo
       taskQueue: services.config.temporal.taskQueue,
       dataConverter: services.workerDataConverter,
       deps: activityDeps(services, logger, opts),
+      maxCachedWorkflows: services.config.worker.maxCachedWorkflows,
     });
   } catch (err) {
     await connection.close();
