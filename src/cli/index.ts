@@ -5,7 +5,7 @@ import { resolve, dirname } from "node:path";
 import type { Client } from "@temporalio/client";
 import type { DataConverter } from "@temporalio/common";
 import { fileURLToPath } from "node:url";
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import type { ApprovalsClient } from "../client/approvals.js";
 import { redactArguments } from "../client/redact.js";
 import { cliTokenFromEnv, configPath, loadConfig, serverUrlFromEnv, stateDirFromEnv, toolEntry, type Config } from "../config.js";
@@ -63,6 +63,15 @@ async function withClient<T>(cfg: Config, fn: (client: Client, approvals: Approv
 
 async function withApprovals<T>(cfg: Config, fn: (approvals: ApprovalsClient) => Promise<T>): Promise<T> {
   return withClient(cfg, (_client, approvals) => fn(approvals));
+}
+
+/** The most `pending --limit` asks for: Temporal's default cap on a visibility page (frontend.visibilityMaxPageSize). */
+const PENDING_LIMIT_MAX = 1000;
+
+function pendingLimit(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > PENDING_LIMIT_MAX) throw new InvalidArgumentError(`give a whole number from 1 to ${PENDING_LIMIT_MAX}`);
+  return n;
 }
 
 /** POST the decision to the approver endpoint; a refusal becomes the endpoint's coded error. */
@@ -196,8 +205,9 @@ Or as an MCP agent through the gateway:
     .description("list open approvals")
     .option("--tenant <tenant>", "only this tenant")
     .option("--json", "print JSON")
-    .action(async (opts: { tenant?: string; json?: boolean }, cmd: Command) => {
-      const rows = await withApprovals(config(cmd), (a) => a.pending(opts.tenant));
+    .option("--limit <n>", `at most this many, newest first (1-${PENDING_LIMIT_MAX})`, pendingLimit, 100)
+    .action(async (opts: { tenant?: string; json?: boolean; limit: number }, cmd: Command) => {
+      const rows = await withApprovals(config(cmd), (a) => a.pending(opts.tenant, opts.limit));
       if (opts.json === true) console.log(jsonForTerminal(rows));
       else if (rows.length === 0) console.log("no open approvals");
       else for (const r of rows) console.log(safe`${r.id}  ${r.status}  ${r.tenant}  ${r.tool}  principal=${r.principal}  agent=${r.agent}  ${r.startedAt.toISOString()}`);

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { WorkflowClient, type ListOptions } from "@temporalio/client";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { runCli as run } from "../support/run-cli.js";
 import { refundRequest, startStack, type TestStack } from "../support/stack.js";
@@ -49,6 +50,38 @@ describe("countersign CLI (real Temporal server)", function () {
     const res = await run(["--config", stack.configFile, "pending", "--tenant", "acme' OR CountersignTenant = 'globex"]);
     assert.equal(res.code, 1);
     assert.match(res.err, /invalid_request/);
+  });
+
+  it("pending --limit shows at most that many and asks Temporal for a page of no more (default 100); a bad limit is a usage error", async function () {
+    const more = (await stack.http("POST", "/v1/approvals", await stack.agentHeaders("dave"), refundRequest())).body.id as string;
+    const asked: Array<number | undefined> = [];
+    // Every Temporal client in this process, the CLI's own included: what `pending` hands the SDK's list().
+    const { list } = WorkflowClient.prototype as { list: (this: WorkflowClient, options?: ListOptions) => ReturnType<WorkflowClient["list"]> };
+    WorkflowClient.prototype.list = function (this: WorkflowClient, options?: ListOptions) {
+      asked.push(options?.pageSize);
+      return list.call(this, options);
+    };
+    try {
+      const deadline = Date.now() + 10_000;
+      let all: string[] = [];
+      while (!(all.includes(pendingId) && all.includes(more)) && Date.now() < deadline) {
+        const res = await run(["--config", stack.configFile, "pending", "--tenant", "acme", "--json"]);
+        assert.equal(res.code, 0);
+        all = (JSON.parse(res.out) as Array<{ id: string }>).map((r) => r.id);
+      }
+      assert.ok(all.length >= 2, "two open approvals at least");
+      assert.equal(asked.at(-1), 100, "the default page is the default limit");
+      const one = await run(["--config", stack.configFile, "pending", "--tenant", "acme", "--json", "--limit", "1"]);
+      assert.equal(one.code, 0);
+      assert.equal((JSON.parse(one.out) as unknown[]).length, 1);
+      assert.equal(asked.at(-1), 1, "Temporal is asked for one row");
+    } finally {
+      WorkflowClient.prototype.list = list;
+    }
+    for (const bad of ["0", "-1", "1001", "1.5", "ten", ""]) {
+      const res = await run(["--config", stack.configFile, "pending", "--limit", bad]);
+      assert.equal(res.code, 2, `--limit ${JSON.stringify(bad)}`);
+    }
   });
 
   it("audit tells who asked, what policy decided, who approved, the grant and the redemption, without secrets", async function () {
