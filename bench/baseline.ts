@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   // Its own client, without the payload codec (countersign's client refuses payloads it did not encrypt).
   const bareConnection = await Connection.connect({ address: server.address });
   const bare = new Client({ connection: bareConnection });
-  const rows = { file: [] as number[], bareFile: [] as number[], decide: [] as number[], bareDecide: [] as number[], redeem: [] as number[], bareRedeem: [] as number[] };
+  const rows = { file: [] as number[], bareFile: [] as number[], decide: [] as number[], bareDecide: [] as number[], agentGets: [] as number[], redeem: [] as number[], bareRedeem: [] as number[] };
   try {
     for (let i = 0; i <= rounds; i++) {
       // countersign: file, decide (approver endpoint), redeem (tool server).
@@ -45,9 +45,21 @@ async function main(): Promise<void> {
       const file = performance.now() - t;
       const id = (filed.body as { id: string }).id;
       const approver = { authorization: `Bearer ${await stack.ids.principalToken("bob", { scope: "countersign:approve" })}` };
+      // The agent is already waiting (long-poll) when the approver decides: when does it hold the grant?
+      const agentHeaders = await stack.agentHeaders("alice");
+      let agentHasGrantAt = 0;
+      const agentWaits = stack.http("GET", `/v1/approvals/${id}?wait=30`, agentHeaders).then((r) => {
+        agentHasGrantAt = performance.now();
+        return r;
+      });
+      await new Promise((r) => setTimeout(r, 50));
       t = performance.now();
       const decided = await stack.http("POST", `/v1/approvals/${id}/decisions`, approver, { decision: "approve" });
-      const decide = performance.now() - t;
+      const decidedAt = performance.now();
+      const decide = decidedAt - t;
+      const waited = await agentWaits;
+      if (typeof (waited.body as { grant?: unknown }).grant !== "string") throw new Error("the waiting agent got no grant");
+      const agentGets = agentHasGrantAt - decidedAt;
       const grant = await stack.grantOf(id);
       const toolHeaders = await stack.toolHeaders();
       t = performance.now();
@@ -74,6 +86,7 @@ async function main(): Promise<void> {
       rows.file.push(file);
       rows.bareFile.push(bareFile);
       rows.decide.push(decide);
+      rows.agentGets.push(agentGets);
       rows.bareDecide.push(bareDecide);
       rows.redeem.push(redeem);
       rows.bareRedeem.push(bareRedeem);
@@ -96,6 +109,7 @@ async function main(): Promise<void> {
   console.log("|---|---|---|---|---|");
   console.log(line("POST /v1/approvals → 202", rows.file, rows.bareFile, "start + 1 local activity + query"));
   console.log(line("approver decides (endpoint → Update)", rows.decide, rows.bareDecide, "Update + 1 activity"));
+  console.log(line("decision returned → waiting agent holds the grant", rows.agentGets, rows.bareRedeem, "bare Update round trip"));
   console.log(line("redemption (endpoint → Update)", rows.redeem, rows.bareRedeem, "bare Update round trip"));
 }
 
