@@ -17,7 +17,7 @@ import type { Logger } from "../log.js";
 import type { Services } from "../runtime/services.js";
 import { fileApproval } from "../server/file-approval.js";
 import type { Metrics } from "../server/metrics.js";
-import { JsonSchema } from "../server/schemas.js";
+import { CreateApprovalBodySchema, IntentSchema, JsonSchema, RequestIdSchema, ResourceSchema } from "../server/schemas.js";
 import { approvedBy, UNDECIDED_STATUSES, type ApprovalState, type Json } from "../../workflows/definitions.js";
 import type { Upstreams } from "./upstream.js";
 
@@ -52,9 +52,8 @@ export interface GatewayDeps {
   config: McpConfig;
 }
 
-const IntentMetaSchema = z.strictObject({ taskId: z.string().min(1).max(256).optional(), summary: z.string().min(1).max(2000).optional() });
-const ResourceMetaSchema = z.strictObject({ type: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*$/), id: z.string().min(1).max(256) });
-const RequestIdMetaSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/);
+/** `_meta` values: the HTTP API's own schemas (an intent may leave out what the gateway can fill in). */
+const IntentMetaSchema = IntentSchema.partial();
 
 /** A tool error result naming countersign's code: the call did not run. */
 export function refusal(code: string, message: string, approval?: ApprovalState): CallToolResult {
@@ -72,11 +71,16 @@ export function waitingLine(state: ApprovalState): string {
   return `waiting for approval ${state.id}: ${approvedBy(state).length} of ${routing.quorum} from ${routing.approverGroups.join(", ")}, deadline ${new Date(routing.deadlineAtMs).toISOString()}`;
 }
 
-function parseMeta<S extends z.ZodType>(schema: S, value: unknown, key: string): z.infer<S> | undefined {
-  if (value === undefined) return undefined;
+/** `value` parsed with `schema`; otherwise `invalid_request` naming `where` and the paths, never the values. */
+function parseOrRefuse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new CountersignError("invalid_request", `_meta["${key}"]: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(value)"}: ${i.message}`).join("; ")}`);
+  if (!parsed.success) throw new CountersignError("invalid_request", `${where}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(value)"}: ${i.message}`).join("; ")}`);
   return parsed.data;
+}
+
+/** An optional `_meta` value: absent stays absent. */
+function parseMeta<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> | undefined {
+  return value === undefined ? undefined : parseOrRefuse(schema, value, where);
 }
 
 /** Most results held for retries at once (the oldest goes first). */
@@ -166,18 +170,18 @@ export class McpGateway {
         // Such a grant is bound to the agent's key (cnf.jkt): only the agent could present it, not the gateway.
         return { kind: "result", result: refusal("forbidden", "a workload whose identity names a key calls the tool server itself (README \"Agent client\"), not through the gateway") };
       }
-      const argsJson = JsonSchema.parse(args ?? {});
+      const argsJson = parseOrRefuse(JsonSchema, args ?? {}, "arguments");
       const tenant = this.deps.services.policy.user(caller.principal.subject)?.tenant;
       if (tenant === undefined) return { kind: "result", result: refusal("policy_denied", "the principal is not a user in the directory") };
-      const intent = parseMeta(IntentMetaSchema, meta?.[META.intent], META.intent);
-      const resource = parseMeta(ResourceMetaSchema, meta?.[META.resource], META.resource);
-      const ownRequestId = parseMeta(RequestIdMetaSchema, meta?.[META.requestId], META.requestId);
+      const intent = parseMeta(IntentMetaSchema, meta?.[META.intent], `_meta["${META.intent}"]`);
+      const resource = parseMeta(ResourceSchema, meta?.[META.resource], `_meta["${META.resource}"]`);
+      const ownRequestId = parseMeta(RequestIdSchema, meta?.[META.requestId], `_meta["${META.requestId}"]`);
       const taskId = intent?.taskId ?? this.defaultTaskId(caller.principal, tool, tenant);
       if (taskId === undefined) {
         return { kind: "result", result: refusal("invalid_request", `name the task this call serves: _meta["${META.intent}"] = {"taskId": "...", "summary": "..."}`) };
       }
-      const declared = entry.intentArgument !== undefined ? (args?.[entry.intentArgument]) : undefined;
-      const summary = intent?.summary ?? (typeof declared === "string" && declared.trim() !== "" ? declared.slice(0, 2000) : `${entry.displayName ?? tool} (requested over MCP)`);
+      const declared = entry.intentArgument !== undefined ? args?.[entry.intentArgument] : undefined;
+      const summary = intent?.summary ?? (typeof declared === "string" && declared.trim() !== "" ? declared : `${entry.displayName ?? tool} (requested over MCP)`);
       const hash = argsSha256(argsJson);
       // One call, one approval: the same principal, agent, tool, arguments, task and summary attach to it again.
       const base = `mcp-${createHash("sha256")
@@ -185,14 +189,9 @@ export class McpGateway {
         .digest("base64url")
         .slice(0, 40)}`;
       const requestId = await this.generation(caller, tenant, base);
-      const state = await fileApproval(this.deps, caller, {
-        requestId,
-        tenant,
-        tool,
-        arguments: argsJson,
-        ...(resource !== undefined ? { resource } : {}),
-        intent: { taskId, summary },
-      });
+      // The action request meets the HTTP API's own schema: whatever it came from (_meta, an argument), a bad value is refused here.
+      const body = parseOrRefuse(CreateApprovalBodySchema, { requestId, tenant, tool, arguments: argsJson, ...(resource !== undefined ? { resource } : {}), intent: { taskId, summary } }, "action request");
+      const state = await fileApproval(this.deps, caller, body);
       return await this.settle(state, argsJson);
     } catch (err) {
       const coded = toCountersignError(err);
@@ -245,16 +244,17 @@ export class McpGateway {
 
   /**
    * The approval `id` filed by this caller (any other caller's is `not_found`, indistinguishable from
-   * a missing one), as it stands, and settled: a result, or `waiting`.
+   * a missing one), as it stands (`known`: as the request's authorization just read it), and settled:
+   * a result, or `waiting`.
    */
-  async resume(caller: GatewayCaller, id: string): Promise<{ state: ApprovalState; outcome: CallOutcome }> {
-    const state = await this.own(caller, id);
+  async resume(caller: GatewayCaller, id: string, known?: ApprovalState): Promise<{ state: ApprovalState; outcome: CallOutcome }> {
+    const state = known ?? (await this.own(caller, id));
     return { state, outcome: await this.settle(state) };
   }
 
   /** Withdraw the caller's own approval (a task's cancellation): revoked, so no grant is used. */
-  async cancel(caller: GatewayCaller, id: string): Promise<void> {
-    const state = await this.own(caller, id);
+  async cancel(caller: GatewayCaller, id: string, known?: ApprovalState): Promise<void> {
+    const state = known ?? (await this.own(caller, id));
     if (UNDECIDED_STATUSES.includes(state.status) || state.status === "approved") {
       await this.deps.approvals.revoke(id, { by: caller.principal.subject, reason: "cancelled by the agent (MCP tasks/cancel)" }).catch((err: unknown) => {
         // Decided or used meanwhile: the task's status says what became of it.
@@ -277,28 +277,27 @@ export class McpGateway {
       .finally(() => this.watched.delete(state.id));
   }
 
+  /** The scopes of catalog tool `tool` that the caller's token lacks (none for a tool outside the catalog). */
+  missingScopes(caller: GatewayCaller, tool: string): { required: string[]; missing: string[] } {
+    const required = toolEntry(this.deps.services.config, tool)?.scopes ?? [];
+    return { required, missing: required.filter((scope) => !caller.principal.scopes.includes(scope)) };
+  }
+
   /**
    * Whether this caller's token may follow task `id` now: the tool's scopes and the token's tasks are
-   * checked on every task request, as on the tools/call that started it. Undefined when it may, or
-   * when the task is not the caller's (the task request answers "not found").
+   * checked on every task request, as on the tools/call that started it. `not_found` when the task
+   * is not the caller's; otherwise the approval as read, or the refusal (with the scopes to ask for).
    */
-  async taskRefusal(caller: GatewayCaller, id: string): Promise<{ error: CountersignError; scopes?: string[] } | undefined> {
-    let state: ApprovalState;
-    try {
-      state = await this.own(caller, id);
-    } catch (err) {
-      if (err instanceof CountersignError && err.code === "not_found") return undefined;
-      throw err;
-    }
-    const scopes = toolEntry(this.deps.services.config, state.tool)?.scopes ?? [];
-    const missing = scopes.filter((scope) => !caller.principal.scopes.includes(scope));
-    if (missing.length > 0) return { error: new AuthError("insufficient_scope", `following a task of ${state.tool} needs scope ${missing.join(" ")}`), scopes };
+  async authorizeTask(caller: GatewayCaller, id: string): Promise<{ state: ApprovalState } | { refusal: CountersignError; scopes?: string[] }> {
+    const state = await this.own(caller, id);
+    const { required, missing } = this.missingScopes(caller, state.tool);
+    if (missing.length > 0) return { refusal: new AuthError("insufficient_scope", `following a task of ${state.tool} needs scope ${missing.join(" ")}`), scopes: required };
     try {
       checkIntent(caller.principal, { tenant: state.tenant, tool: state.tool, taskId: state.intent.taskId });
     } catch (err) {
-      return { error: toCountersignError(err) };
+      return { refusal: toCountersignError(err) };
     }
-    return undefined;
+    return { state };
   }
 
   async own(caller: GatewayCaller, id: string): Promise<ApprovalState> {

@@ -13,6 +13,6 @@ export { mountMcp, TASKS_EXTENSION } from "./server.js";
 export function createMcpGateway(deps: { services: Services; approvals: ApprovalsClient; metrics: Metrics; logger: Logger; fetch?: typeof fetch }): McpGateway | undefined {
   const config = deps.services.config.mcp;
   if (config === undefined) return undefined;
-  const upstreams = new Upstreams({ config, ...(deps.fetch !== undefined ? { fetch: deps.fetch } : {}) });
+  const upstreams = new Upstreams({ config, logger: deps.logger, ...(deps.fetch !== undefined ? { fetch: deps.fetch } : {}) });
   return new McpGateway({ services: deps.services, approvals: deps.approvals, metrics: deps.metrics, logger: deps.logger, upstreams, config });
 }

@@ -51,10 +51,23 @@ function quoted(value: string): string {
   return `"${value.replace(/["\\]/g, "")}"`;
 }
 
-function callerOf(authInfo: AuthInfo | undefined): GatewayCaller {
-  const caller = authInfo?.extra?.caller as GatewayCaller | undefined;
-  if (caller === undefined) throw new ProtocolError(ProtocolErrorCode.InternalError, "unauthenticated request reached the gateway");
-  return caller;
+/** What the HTTP layer verified of a request: who calls, and the tasks it authorized (as it read them). */
+interface Verified {
+  caller: GatewayCaller;
+  tasks: Map<string, ApprovalState>;
+}
+
+function verifiedOf(authInfo: AuthInfo | undefined): Verified {
+  const verified = authInfo?.extra?.verified as Verified | undefined;
+  if (verified === undefined) throw new ProtocolError(ProtocolErrorCode.InternalError, "unauthenticated request reached the gateway");
+  return verified;
+}
+
+/** A task method's failure as the protocol says it: another caller's task, or none, is "not found". */
+function taskError(err: unknown): ProtocolError {
+  const coded = toCountersignError(err);
+  if (coded.code === "not_found") return new ProtocolError(ProtocolErrorCode.InvalidParams, "Failed to retrieve task: Task not found");
+  return new ProtocolError(ProtocolErrorCode.InternalError, `countersign: ${coded.code}: ${coded.message}`);
 }
 
 function declaresTasks(ctx: ServerContext): boolean {
@@ -100,7 +113,7 @@ const LooseResult = z.looseObject({});
 
 /** Build the per-request MCP server of one authenticated request. */
 function buildServer(deps: McpRoutesDeps, era: "legacy" | "modern", authInfo: AuthInfo | undefined): Server {
-  const caller = callerOf(authInfo);
+  const { caller, tasks } = verifiedOf(authInfo);
   const { gateway, config } = deps;
   const retentionMs = config.resultRetentionSeconds * 1000;
   const server = new Server(SERVER_INFO, {
@@ -147,11 +160,9 @@ function buildServer(deps: McpRoutesDeps, era: "legacy" | "modern", authInfo: Au
     /** The caller's own task, or the protocol's not-found (another caller's task is indistinguishable from none). */
     const settled = async (taskId: string): Promise<{ state: ApprovalState; outcome: CallOutcome }> => {
       try {
-        return await gateway.resume(caller, taskId);
+        return await gateway.resume(caller, taskId, tasks.get(taskId));
       } catch (err) {
-        const coded = toCountersignError(err);
-        if (coded.code === "not_found") throw new ProtocolError(ProtocolErrorCode.InvalidParams, "Failed to retrieve task: Task not found");
-        throw new ProtocolError(ProtocolErrorCode.InternalError, `countersign: ${coded.code}: ${coded.message}`);
+        throw taskError(err);
       }
     };
     server.setRequestHandler("tasks/get", { params: TaskIdParams, result: LooseResult }, async ({ taskId }, ctx) => {
@@ -164,11 +175,9 @@ function buildServer(deps: McpRoutesDeps, era: "legacy" | "modern", authInfo: Au
     server.setRequestHandler("tasks/cancel", { params: TaskIdParams, result: LooseResult }, async ({ taskId }, ctx) => {
       requireTasks(ctx);
       try {
-        await gateway.cancel(caller, taskId);
+        await gateway.cancel(caller, taskId, tasks.get(taskId));
       } catch (err) {
-        const coded = toCountersignError(err);
-        if (coded.code === "not_found") throw new ProtocolError(ProtocolErrorCode.InvalidParams, "Failed to retrieve task: Task not found");
-        throw new ProtocolError(ProtocolErrorCode.InternalError, `countersign: ${coded.code}: ${coded.message}`);
+        throw taskError(err);
       }
       return { resultType: "complete" };
     });
@@ -246,6 +255,7 @@ export function mountMcp(app: Hono, deps: McpRoutesDeps): McpHttpHandler {
     }
 
     let parsedBody: unknown;
+    const tasks = new Map<string, ApprovalState>();
     if (c.req.method === "POST") {
       try {
         parsedBody = parseStrictJson(new Uint8Array(await c.req.arrayBuffer()));
@@ -260,18 +270,20 @@ export function mountMcp(app: Hono, deps: McpRoutesDeps): McpHttpHandler {
         const message = raw as { method?: unknown; params?: { name?: unknown; taskId?: unknown } } | null;
         if (message === null || typeof message !== "object") continue;
         if (message.method === "tools/call" && typeof message.params?.name === "string") {
-          const entry = Object.hasOwn(services.config.tools, message.params.name) ? services.config.tools[message.params.name] : undefined;
-          const missing = (entry?.scopes ?? []).filter((s) => !caller.principal.scopes.includes(s));
-          if (missing.length > 0) {
-            return refuse(c, new CountersignError("insufficient_scope", `calling ${message.params.name} needs scope ${missing.join(" ")}`), [...new Set([...baseScopes, ...(entry?.scopes ?? [])])]);
-          }
+          const { required, missing } = deps.gateway.missingScopes(caller, message.params.name);
+          if (missing.length > 0) return refuse(c, new CountersignError("insufficient_scope", `calling ${message.params.name} needs scope ${missing.join(" ")}`), [...new Set([...baseScopes, ...required])]);
         }
         if (typeof message.method === "string" && TASK_METHODS.includes(message.method) && typeof message.params?.taskId === "string") {
-          const refusal = await deps.gateway.taskRefusal(caller, message.params.taskId).catch((err: unknown) => ({ error: toCountersignError(err), scopes: undefined }));
-          if (refusal !== undefined) {
-            if (refusal.error.status >= 500) throw refusal.error;
-            return refuse(c, refusal.error, [...new Set([...baseScopes, ...(refusal.scopes ?? [])])]);
+          let verdict: Awaited<ReturnType<McpGateway["authorizeTask"]>>;
+          try {
+            verdict = await deps.gateway.authorizeTask(caller, message.params.taskId);
+          } catch (err) {
+            // Not the caller's task: the task method answers "not found" itself. Anything else fails the request.
+            if (toCountersignError(err).code === "not_found") continue;
+            throw err;
           }
+          if ("refusal" in verdict) return refuse(c, verdict.refusal, [...new Set([...baseScopes, ...(verdict.scopes ?? [])])]);
+          tasks.set(message.params.taskId, verdict.state);
         }
       }
     }
@@ -281,7 +293,7 @@ export function mountMcp(app: Hono, deps: McpRoutesDeps): McpHttpHandler {
       scopes: caller.principal.scopes,
       expiresAt: caller.principal.expiresAt,
       resource,
-      extra: { caller },
+      extra: { verified: { caller, tasks } satisfies Verified },
     };
     return handler.fetch(c.req.raw, { authInfo, ...(parsedBody !== undefined ? { parsedBody } : {}) });
   });

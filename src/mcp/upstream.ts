@@ -6,6 +6,7 @@ import { Client, StreamableHTTPClientTransport, type CallToolResult, type Tool }
 /** A connection's era verdict, for the next connection (the SDK's `connect(…, { prior })`). */
 type PriorDiscovery = NonNullable<Parameters<Client["connect"]>[1]>["prior"];
 import type { McpConfig } from "../config.js";
+import type { Logger } from "../log.js";
 import { CountersignError } from "../errors.js";
 import type { Json } from "../../workflows/definitions.js";
 
@@ -21,6 +22,8 @@ export interface UpstreamOptions {
   config: McpConfig;
   /** For tests: the fetch every upstream request goes through. */
   fetch?: typeof fetch;
+  /** Where an upstream that cannot list its tools is reported. */
+  logger?: Logger;
 }
 
 /** Every redirect is refused: a grant must never be re-sent to where a 3xx points. */
@@ -86,7 +89,9 @@ export class Upstreams {
           } finally {
             await client.close().catch(() => undefined);
           }
-        } catch {
+        } catch (err) {
+          // Its tools are left out of this answer (and it is asked again next time): say why.
+          this.opts.logger?.warn({ upstream: name, code: err instanceof CountersignError ? err.code : "internal" }, "upstream did not list its tools");
           return [];
         }
         this.listed.set(name, { atMs: Date.now(), tools });

@@ -62,7 +62,8 @@ export function literalsWhoseDataIsRead(policyJson: unknown): EntityUid[] {
     }
     if (node === null || typeof node !== "object") return;
     const record = node as Record<string, unknown>;
-    if (reading) entityRefsIn(record.__entity !== undefined ? record : {}, found);
+    // A literal in the JSON form is `{"__entity": {type, id}}`.
+    if (reading && record.__entity !== undefined) entityRefsIn(record.__entity, found);
     for (const [key, value] of Object.entries(record)) {
       if (READS_LEFT.has(key) && value !== null && typeof value === "object" && "left" in value) {
         const { left, ...rest } = value as Record<string, unknown>;

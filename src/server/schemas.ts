@@ -9,18 +9,20 @@ export const JsonSchema: z.ZodType<import("../../workflows/definitions.js").Json
 
 const Name = z.string().min(1).max(256);
 /** The resource a call touches, as a Cedar entity reference. */
-const ResourceSchema = z.strictObject({ type: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*$/), id: Name });
+export const ResourceSchema = z.strictObject({ type: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*$/), id: Name });
+
+/** A caller's request id: the same id files the same request once. */
+export const RequestIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "1-128 characters: letters, digits, '.', '_', ':', '-'");
+/** What the request is for: a task the human authorized, and a summary approvers read. */
+export const IntentSchema = z.strictObject({ taskId: Name, summary: z.string().min(1).max(2000) });
 
 export const CreateApprovalBodySchema = z.strictObject({
-  requestId: z
-    .string()
-    .regex(/^[A-Za-z0-9._:-]{1,128}$/, "1-128 characters: letters, digits, '.', '_', ':', '-'")
-    .optional(),
+  requestId: RequestIdSchema.optional(),
   tenant: z.string().regex(TENANT_PATTERN, "1-256 letters, digits, '.', '_', ':', '@', '-'"),
   tool: Name,
   arguments: JsonSchema,
   resource: ResourceSchema.optional(),
-  intent: z.strictObject({ taskId: Name, summary: z.string().min(1).max(2000) }),
+  intent: IntentSchema,
   reason: z.string().max(2000).optional(),
 });
 export type CreateApprovalBody = z.infer<typeof CreateApprovalBodySchema>;

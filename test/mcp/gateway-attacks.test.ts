@@ -5,20 +5,16 @@
 // kept as regression probes (a disconnected blocking caller starts no upstream call, on both eras).
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { CLIENT_CAPABILITIES_META_KEY } from "@modelcontextprotocol/client";
 import { startToolsServer, type RunningToolsServer } from "../../examples/tools-server.js";
 import { CountersignError, createToolServerKit, type ToolServerKit } from "../../src/kit/index.js";
-import { TASKS_EXTENSION } from "../../src/mcp/index.js";
-import { AGENT, PAYMENTS_SERVER, requestPendingRefund, startStack, type TestStack } from "../support/stack.js";
+import { legacyPost, mcpHeaders, modernPost, rpcBody, textOf, type ToolResult } from "../support/mcp.js";
+import { PAYMENTS_SERVER, requestPendingRefund, startStack, type TestStack } from "../support/stack.js";
 
-const RESOURCE = "http://countersign.test/mcp";
 /** A payment id unique to this run (approval ids derive from the arguments, so runs never share one). */
 const RUN = randomUUID().replace(/-/g, "").slice(0, 12);
 const TASK = { taskId: "ticket-1042", summary: "Refund the duplicate charge" };
 const RETENTION_SECONDS = 2;
 
-type ToolResult = { content: Array<{ type: string; text?: string }>; isError?: boolean; _meta?: Record<string, unknown> };
-const textOf = (r: ToolResult): string => r.content.map((c) => c.text ?? "").join("\n");
 
 describe("MCP gateway attacks (review)", function () {
   this.timeout(60_000);
@@ -56,12 +52,7 @@ describe("MCP gateway attacks (review)", function () {
     await stack.stop();
   });
 
-  async function mcpHeaders(opts: { principal?: string; scope?: string } = {}): Promise<Record<string, string>> {
-    return {
-      authorization: `Bearer ${await stack.ids.principalToken(opts.principal ?? "alice", { aud: RESOURCE, ...(opts.scope !== undefined ? { scope: opts.scope } : {}) })}`,
-      "workload-identity-token": await stack.ids.agentToken(AGENT),
-    };
-  }
+  const headersFor = (opts: Parameters<typeof mcpHeaders>[1] = {}): Promise<Record<string, string>> => mcpHeaders(stack, opts);
 
   async function openIds(tool: string): Promise<string[]> {
     return (await stack.approvals.pending("acme")).filter((a) => a.tool === tool).map((a) => a.id);
@@ -76,48 +67,14 @@ describe("MCP gateway attacks (review)", function () {
     return undefined;
   }
 
-  /** A POST to /mcp on the 2025-11-25 wire, body as given (an object or a batch array). */
-  function legacyPost(headers: Record<string, string>, body: unknown, signal?: AbortSignal): Promise<Response> {
-    return fetch(`${stack.baseUrl}/mcp`, {
-      method: "POST",
-      headers: { ...headers, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25" },
-      body: JSON.stringify(body),
-      ...(signal !== undefined ? { signal } : {}),
-    });
-  }
-
-  /** A raw JSON-RPC request on the 2026-07-28 wire. */
-  async function modernRpc(method: string, params: Record<string, unknown>, headers: Record<string, string>, name?: string, declareTasks = true, signal?: AbortSignal): Promise<Response> {
-    const envelope = {
-      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-      "io.modelcontextprotocol/clientInfo": { name: "raw-attacker", version: "0" },
-      [CLIENT_CAPABILITIES_META_KEY]: declareTasks ? { extensions: { [TASKS_EXTENSION]: {} } } : {},
-    };
-    return fetch(`${stack.baseUrl}/mcp`, {
-      method: "POST",
-      headers: {
-        ...headers,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        "mcp-protocol-version": "2026-07-28",
-        "mcp-method": method,
-        ...(name !== undefined ? { "mcp-name": name } : {}),
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: randomUUID(), method, params: { ...params, _meta: { ...(params._meta as object), ...envelope } } }),
-      ...(signal !== undefined ? { signal } : {}),
-    });
-  }
-
-  async function rpcBody(res: Response): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const text = await res.text();
-    const data = /^data: (.*)$/m.exec(text)?.[1] ?? text;
-    return data === "" ? undefined : JSON.parse(data);
-  }
+  const post = (headers: Record<string, string>, body: unknown, signal?: AbortSignal): Promise<Response> => legacyPost(stack, headers, body, signal);
+  const modernRpc = (method: string, params: Record<string, unknown>, headers: Record<string, string>, name?: string, declareTasks = true, signal?: AbortSignal): Promise<Response> =>
+    modernPost(stack, method, params, headers, { ...(name !== undefined ? { name } : {}), declareTasks, ...(signal !== undefined ? { signal } : {}) });
 
   it("refuses a tools/call wrapped in a JSON-RPC batch array without the tool's scope (403, nothing filed)", async function () {
     // README: "A tools/call of a tool whose catalog entry lists scopes needs them too: otherwise 403
     // insufficient_scope ..., before anything is filed." The gate reads only a single-object body.
-    const headers = await mcpHeaders(); // countersign:request only: no payments:bulk
+    const headers = await headersFor(); // countersign:request only: no payments:bulk
     const known = await openIds("payments.bulk_refund");
     const giveUp = new AbortController();
     const call = {
@@ -126,7 +83,7 @@ describe("MCP gateway attacks (review)", function () {
       method: "tools/call",
       params: { name: "payments.bulk_refund", arguments: { currency: "EUR", payments: [{ payment_id: `pay_b1${RUN}`, amount_cents: 1 }] }, _meta: { "countersign/intent": { ...TASK, summary: "batch bypass" } } },
     };
-    const res = await legacyPost(headers, [call], giveUp.signal);
+    const res = await post(headers, [call], giveUp.signal);
     try {
       const filed = await pendingApproval("payments.bulk_refund", known, 30);
       assert.equal(filed, undefined, `a bulk refund was filed for a caller without payments:bulk (approval ${filed})`);
@@ -143,7 +100,7 @@ describe("MCP gateway attacks (review)", function () {
     const before = tools.executions.length;
     const { id } = await requestPendingRefund(stack, { arguments: { payment_id: `pay_s1${RUN}`, amount_cents: 11, currency: "EUR" } });
     await stack.decide(id, "bob", "approve");
-    const headers = await mcpHeaders(); // no payments:refund
+    const headers = await headersFor(); // no payments:refund
     const polled = await rpcBody(await modernRpc("tasks/get", { taskId: id }, headers, id));
     assert.equal(tools.executions.filter((e) => e.approvalId === id).length, 0, `the gateway ran payments.refund for a token without payments:refund: ${JSON.stringify(polled)}`);
     assert.equal(tools.executions.length, before);
@@ -152,7 +109,7 @@ describe("MCP gateway attacks (review)", function () {
   for (const era of ["legacy", "modern"] as const) {
     it(`a blocking caller (${era}) that went away before the approval starts no upstream call`, async function () {
       // gateway.ts follow(): "A caller that went away (or a gateway shutting down) starts no upstream call."
-      const headers = await mcpHeaders({ scope: "countersign:request payments:refund" });
+      const headers = await headersFor({ scope: "countersign:request payments:refund" });
       const before = tools.executions.length;
       const known = await openIds("payments.refund");
       const args = { payment_id: `pay_d${era}${RUN}`, amount_cents: 12, currency: "EUR" };
@@ -160,7 +117,7 @@ describe("MCP gateway attacks (review)", function () {
       const giveUp = new AbortController();
       const sent =
         era === "legacy"
-          ? legacyPost(headers, { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "payments.refund", arguments: args, _meta: meta } }, giveUp.signal)
+          ? post(headers, { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "payments.refund", arguments: args, _meta: meta } }, giveUp.signal)
           : modernRpc("tools/call", { name: "payments.refund", arguments: args, _meta: meta }, headers, "payments.refund", false, giveUp.signal);
       const settled = sent
         .then(async (r) => {
@@ -185,12 +142,12 @@ describe("MCP gateway attacks (review)", function () {
     // Two calls at different times with the same arguments are folded onto one approval; once the held
     // result is gone the call is refused with grant_already_redeemed for good, for any client that does
     // not know countersign's private _meta["countersign/requestId"].
-    const headers = await mcpHeaders();
+    const headers = await headersFor();
     const call = { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "payments.lookup", arguments: { payment_id: `pay_l1${RUN}` }, _meta: { "countersign/intent": { ...TASK, summary: "lookup twice" } } } };
-    const first = (await rpcBody(await legacyPost(headers, call))).result as ToolResult;
+    const first = (await rpcBody(await post(headers, call))).result as ToolResult;
     assert.equal(textOf(first), `pay_l1${RUN}: settled, 4200 EUR cents`);
     await new Promise((r) => setTimeout(r, RETENTION_SECONDS * 1000 + 500));
-    const second = (await rpcBody(await legacyPost(headers, call))).result as ToolResult;
+    const second = (await rpcBody(await post(headers, call))).result as ToolResult;
     assert.equal(textOf(second), `pay_l1${RUN}: settled, 4200 EUR cents`, textOf(second));
   });
 
@@ -198,14 +155,14 @@ describe("MCP gateway attacks (review)", function () {
     // The upstream refused before acting (its redemption failed: countersign briefly unreachable from
     // it), so the grant is unspent and the approval still approved. gateway.ts holds that tool error
     // for resultRetentionSeconds anyway, and every retry in that window gets it instead of the call.
-    const headers = await mcpHeaders();
+    const headers = await headersFor();
     const call = { jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "payments.lookup", arguments: { payment_id: `pay_t1${RUN}` }, _meta: { "countersign/intent": { ...TASK, summary: "transient upstream" } } } };
     failNextRedeem = true;
-    const first = (await rpcBody(await legacyPost(headers, call))).result as ToolResult;
+    const first = (await rpcBody(await post(headers, call))).result as ToolResult;
     assert.equal(textOf(first), "refused: unavailable");
     const id = (first._meta?.["countersign/approval"] as { id: string }).id;
     assert.equal((await stack.approvals.state(id)).status, "approved", "the grant is unspent");
-    const retry = (await rpcBody(await legacyPost(headers, call))).result as ToolResult;
+    const retry = (await rpcBody(await post(headers, call))).result as ToolResult;
     assert.equal(textOf(retry), `pay_t1${RUN}: settled, 4200 EUR cents`, "the retry of an unspent approved call runs it");
   });
 });

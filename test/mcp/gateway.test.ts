@@ -4,17 +4,16 @@
 // grant, a high-risk call that pauses (blocking with progress, or a task) and resumes after approval,
 // denial, the wait limit, restarts, and what the upstream receives.
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
-import { Client, StreamableHTTPClientTransport, CLIENT_CAPABILITIES_META_KEY } from "@modelcontextprotocol/client";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { decodeJwt } from "jose";
 import { z } from "zod";
 import { startToolsServer, type RunningToolsServer } from "../../examples/tools-server.js";
 import { createToolServerKit, type ToolServerKit } from "../../src/kit/index.js";
 import { TASKS_EXTENSION } from "../../src/mcp/index.js";
+import { mcpHeaders, modernPost, RESOURCE, rpcBody, textOf, type ToolResult } from "../support/mcp.js";
 import { AGENT, OTHER_AGENT, PAYMENTS_SERVER, startStack, type TestStack } from "../support/stack.js";
 import { signWithUnknownKey, agentClaims } from "../support/tokens.js";
 
-const RESOURCE = "http://countersign.test/mcp";
 const REVISIONS = [
   { label: "2026-07-28", versionNegotiation: { mode: { pin: "2026-07-28" } }, era: "modern" },
   { label: "2025-11-25", versionNegotiation: undefined, era: "legacy" },
@@ -27,9 +26,6 @@ interface Received {
   body: string;
 }
 
-type ToolResult = { content: Array<{ type: string; text?: string }>; isError?: boolean; _meta?: Record<string, unknown> };
-
-const textOf = (r: ToolResult): string => r.content.map((c) => c.text ?? "").join("\n");
 
 describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)", function () {
   this.timeout(60_000);
@@ -63,20 +59,14 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
     await stack.stop();
   });
 
-  /** Headers of an MCP caller: alice's token for the MCP resource and the agent's workload identity. */
-  async function mcpHeaders(opts: { principal?: string; agent?: string; scope?: string; aud?: string } = {}): Promise<Record<string, string>> {
-    return {
-      authorization: `Bearer ${await stack.ids.principalToken(opts.principal ?? "alice", { aud: opts.aud ?? RESOURCE, ...(opts.scope !== undefined ? { scope: opts.scope } : {}) })}`,
-      "workload-identity-token": await stack.ids.agentToken(opts.agent ?? AGENT),
-    };
-  }
+  const headersFor = (opts: Parameters<typeof mcpHeaders>[1] = {}): Promise<Record<string, string>> => mcpHeaders(stack, opts);
 
   /**
    * The SDK's client with these headers. It declares the tasks extension only when asked: the SDK (2.4)
    * has no runtime for task results and refuses them, so a client that declares it must poll by hand.
    */
   async function connect(revision: (typeof REVISIONS)[number], headers?: Record<string, string>, base = stack.baseUrl, declareTasks = false): Promise<Client> {
-    const sent = headers ?? (await mcpHeaders());
+    const sent = headers ?? (await headersFor());
     const client = new Client({ name: "countersign-test-agent", version: "0.0.1" }, {
       ...(revision.versionNegotiation !== undefined ? { versionNegotiation: revision.versionNegotiation } : {}),
       ...(declareTasks ? { capabilities: { extensions: { [TASKS_EXTENSION]: {} } } } : {}),
@@ -108,26 +98,8 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
 
   /** A raw JSON-RPC request on the 2026-07-28 wire (the SDK client refuses a task result for tools/call). */
   async function modernRpc(method: string, params: Record<string, unknown>, headers: Record<string, string>, name?: string, declareTasks = true): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const envelope = {
-      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-      "io.modelcontextprotocol/clientInfo": { name: "raw-test", version: "0" },
-      [CLIENT_CAPABILITIES_META_KEY]: declareTasks ? { extensions: { [TASKS_EXTENSION]: {} } } : {},
-    };
-    const res = await fetch(`${stack.baseUrl}/mcp`, {
-      method: "POST",
-      headers: {
-        ...headers,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        "mcp-protocol-version": "2026-07-28",
-        "mcp-method": method,
-        ...(name !== undefined ? { "mcp-name": name } : {}),
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: randomUUID(), method, params: { ...params, _meta: { ...(params._meta as object), ...envelope } } }),
-    });
-    const text = await res.text();
-    const data = /^data: (.*)$/m.exec(text)?.[1] ?? text;
-    return { status: res.status, body: data === "" ? undefined : JSON.parse(data) };
+    const res = await modernPost(stack, method, params, headers, { ...(name !== undefined ? { name } : {}), declareTasks });
+    return { status: res.status, body: await rpcBody(res) };
   }
 
   describe("resource server", function () {
@@ -146,7 +118,7 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
     }
 
     it("answers a request without a token 401 with resource_metadata, and files nothing", async function () {
-      const { authorization: _a, ...withoutToken } = await mcpHeaders();
+      const { authorization: _a, ...withoutToken } = await headersFor();
       const res = await post(withoutToken);
       assert.equal(res.status, 401);
       assert.match(res.headers.get("www-authenticate") ?? "", /^Bearer .*resource_metadata="http:\/\/countersign\.test\/\.well-known\/oauth-protected-resource\/mcp"/);
@@ -154,21 +126,21 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
     });
 
     it("refuses a token for another audience (countersign's API) with 401 invalid_token", async function () {
-      const res = await post(await mcpHeaders({ aud: "countersign" }));
+      const res = await post(await headersFor({ aud: "countersign" }));
       assert.equal(res.status, 401);
       assert.match(res.headers.get("www-authenticate") ?? "", /error="invalid_token".*resource_metadata=/);
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, "token_audience_mismatch");
     });
 
     it("refuses a token without the issuer's required scope with 403 insufficient_scope naming it", async function () {
-      const res = await post(await mcpHeaders({ scope: "openid" }));
+      const res = await post(await headersFor({ scope: "openid" }));
       assert.equal(res.status, 403);
       assert.match(res.headers.get("www-authenticate") ?? "", /error="insufficient_scope", scope="countersign:request"/);
     });
 
     it("refuses a tools/call without the tool's own scope with 403 listing the scopes, before anything is filed", async function () {
       const before = (await stack.approvals.pending("acme")).length;
-      const res = await post(await mcpHeaders(), { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "payments.bulk_refund", arguments: { currency: "EUR", payments: [{ payment_id: "pay_1", amount_cents: 1 }] } } });
+      const res = await post(await headersFor(), { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "payments.bulk_refund", arguments: { currency: "EUR", payments: [{ payment_id: "pay_1", amount_cents: 1 }] } } });
       assert.equal(res.status, 403);
       assert.match(res.headers.get("www-authenticate") ?? "", /error="insufficient_scope", scope="countersign:request payments:bulk", resource_metadata=/);
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, "insufficient_scope");
@@ -176,7 +148,7 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
     });
 
     it("refuses a missing or invalid workload identity", async function () {
-      const { "workload-identity-token": _w, ...withoutIdentity } = await mcpHeaders();
+      const { "workload-identity-token": _w, ...withoutIdentity } = await headersFor();
       const missing = await post(withoutIdentity);
       assert.equal(missing.status, 401);
       assert.equal(((await missing.json()) as { error: { code: string } }).error.code, "token_missing");
@@ -204,7 +176,7 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
       });
 
       it("passes a low-risk call through with a grant for that call, which the upstream redeems; no agent or user token reaches it", async function () {
-        const headers = await mcpHeaders();
+        const headers = await headersFor();
         const client = await connect(revision, headers);
         const before = tools.executions.length;
         const mark = received.length;
@@ -285,7 +257,7 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
       });
 
       it("refuses at once what policy denies (carol is no support staff), and answers an unknown tool with -32602", async function () {
-        const client = await connect(revision, await mcpHeaders({ principal: "carol" }));
+        const client = await connect(revision, await headersFor({ principal: "carol" }));
         const before = tools.executions.length;
         try {
           const denied = (await client.callTool({ name: "payments.lookup", arguments: { payment_id: "pay_1042" }, _meta: { "countersign/intent": TASK } })) as ToolResult;
@@ -373,7 +345,7 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
     const Loose = z.looseObject({});
 
     it("turns a paused call into a task that follows the approval and completes with the upstream's result, once", async function () {
-      const headers = await mcpHeaders();
+      const headers = await headersFor();
       const before = tools.executions.length;
       const args = { payment_id: "pay_6001", amount_cents: 4242, currency: "EUR" };
       const created = await modernRpc("tools/call", { name: "payments.refund", arguments: args, _meta: { "countersign/intent": { ...TASK, summary: "task path" } } }, headers, "payments.refund");
@@ -389,7 +361,7 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
         const polled = await client.request({ method: "tasks/get", params: { taskId: task.taskId } }, Loose);
         assert.equal(polled.status, "working");
         // Another principal, or another agent of the same principal: the task does not exist for them.
-        for (const other of [await mcpHeaders({ principal: "carol" }), await mcpHeaders({ agent: OTHER_AGENT })]) {
+        for (const other of [await headersFor({ principal: "carol" }), await headersFor({ agent: OTHER_AGENT })]) {
           const foreign = await modernRpc("tasks/get", { taskId: task.taskId }, other, task.taskId);
           assert.equal(foreign.body.error?.code, -32602, JSON.stringify(foreign.body));
           assert.match(foreign.body.error?.message, /Task not found/);
@@ -418,7 +390,7 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
 
     it("authorizes every task request like the call that started it: a token whose tasks no longer cover it gets 403 intent_mismatch", async function () {
       const task = (tools: string[]): unknown[] => [{ type: "agent_task", task_id: "ticket-1042", tools }];
-      const covered = { ...(await mcpHeaders()), authorization: `Bearer ${await stack.ids.principalToken("alice", { aud: RESOURCE, authorization_details: task(["payments.refund"]) })}` };
+      const covered = { ...(await headersFor()), authorization: `Bearer ${await stack.ids.principalToken("alice", { aud: RESOURCE, authorization_details: task(["payments.refund"]) })}` };
       const created = await modernRpc("tools/call", { name: "payments.refund", arguments: { payment_id: "pay_9001", amount_cents: 9, currency: "EUR" }, _meta: { "countersign/intent": { summary: "narrowed later" } } }, covered, "payments.refund");
       const taskId = created.body.result.taskId as string;
       assert.equal(created.body.result.status, "working", JSON.stringify(created.body));
@@ -434,7 +406,7 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
     });
 
     it("a cancelled task revokes its approval: it ends cancelled and nothing runs", async function () {
-      const headers = await mcpHeaders();
+      const headers = await headersFor();
       const before = tools.executions.length;
       const created = await modernRpc("tools/call", { name: "payments.refund", arguments: { payment_id: "pay_7001", amount_cents: 5, currency: "EUR" }, _meta: { "countersign/intent": { ...TASK, summary: "cancel me" } } }, headers, "payments.refund");
       const taskId = created.body.result.taskId as string;
@@ -448,7 +420,7 @@ describe("MCP gateway at /mcp (SDK client, real countersign, example upstream)",
     });
 
     it("a client that did not declare tasks gets the blocking path on 2026-07-28 too", async function () {
-      const headers = await mcpHeaders();
+      const headers = await headersFor();
       const known = await openIds();
       const answer = modernRpc("tools/call", { name: "payments.refund", arguments: { payment_id: "pay_8001", amount_cents: 8, currency: "EUR" }, _meta: { "countersign/intent": { ...TASK, summary: "no tasks" } } }, headers, "payments.refund", false);
       const id = await pendingApproval("payments.refund", known);
