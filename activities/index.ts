@@ -9,7 +9,7 @@ import type { KeyStore } from "../src/grants/key-store.js";
 import type { ApproveDecision, PolicyEngine, RequestDecision } from "../src/policy/engine.js";
 import type { AgentVerifier, VerifiedAgent } from "../src/auth/verify-agent.js";
 import { verifyDecision } from "../src/decisions/assertion.js";
-import type { ApprovalState, DecisionCheckInput, GrantRecord, RequestFactsInput, SlackCardInput, SlackPlan, SlackPlanInput, SlackReplyInput } from "../workflows/definitions.js";
+import { recheckRefusal, type ApprovalState, type DecisionCheckInput, type GrantRecord, type RequestFactsInput, type SettleInput, type SettleResult, type SlackCardInput, type SlackPlan, type SlackPlanInput, type SlackReplyInput } from "../workflows/definitions.js";
 import { SlackError } from "../src/errors.js";
 import type { SlackCards } from "../src/slack/cards.js";
 
@@ -87,6 +87,17 @@ export type DecisionVerdict =
   | { decision: "deny"; reason: "decision_assertion_invalid" | "break_glass_disabled"; message: string; policyVersion: string; policyIds: string[] };
 
 export function createActivities(deps: ActivityDeps) {
+  async function mint(input: GrantInput): Promise<GrantRecord> {
+    try {
+      // One jti per approval run: a retried activity re-signs the same grant id, never a second grant.
+      const runId = Context.current().info.workflowExecution?.runId ?? "";
+      const minted = await signGrant(deps.grantKeys, input, { issuer: deps.issuer, ttlSeconds: deps.grantTtlSeconds, jti: grantJti(input.approvalId, runId) });
+      return { token: minted.token, jti: minted.jti, expiresAtMs: minted.expiresAt * 1000, audience: input.audience };
+    } catch (err) {
+      permanent(err);
+    }
+  }
+
   return {
     /**
      * Step 1: the agent's workload identity token verifies (as of `receivedAtMs`, when the server received
@@ -187,15 +198,19 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Step 6: sign the one-shot grant bound to this exact call. */
-    async mintGrant(input: GrantInput): Promise<GrantRecord> {
-      try {
-        // One jti per approval run: a retried activity re-signs the same grant id, never a second grant.
-        const runId = Context.current().info.workflowExecution?.runId ?? "";
-        const minted = await signGrant(deps.grantKeys, input, { issuer: deps.issuer, ttlSeconds: deps.grantTtlSeconds, jti: grantJti(input.approvalId, runId) });
-        return { token: minted.token, jti: minted.jti, expiresAtMs: minted.expiresAt * 1000, audience: input.audience };
-      } catch (err) {
-        permanent(err);
-      }
+    mintGrant(input: GrantInput): Promise<GrantRecord> {
+      return mint(input);
+    },
+
+    /**
+     * Steps 5 and 6 in one (patch `decision-settle-v1`): re-check policy with the world as it is at
+     * decision time and, only when the verdict still lets `approvals` approvals through
+     * (`recheckRefusal`), sign the grant with the re-check's policy version.
+     */
+    async settleApproval(input: SettleInput): Promise<SettleResult> {
+      const verdict = deps.policy.authorizeRequest(input.facts);
+      if (recheckRefusal(verdict, input.approvals) !== undefined) return { verdict };
+      return { verdict, grant: await mint({ ...input.grant, policyVersion: verdict.policyVersion }) };
     },
   };
 }

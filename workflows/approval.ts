@@ -24,6 +24,7 @@ import {
   isDecided,
   isRefusedPayload,
   lacksRequiredReason,
+  recheckRefusal,
   withoutGrantToken,
   redeemUpdate,
   revokeUpdate,
@@ -35,11 +36,13 @@ import {
   type ApprovalState,
   type ApprovalStatus,
   type DecideInput,
+  type GrantRecord,
   type ProvenDecision,
   type PolicyRecord,
   type RedeemInput,
   type RequestFactsInput,
   type RevokeInput,
+  type SettleInput,
   type SlackReplyInput,
 } from "./definitions.js";
 
@@ -75,6 +78,7 @@ function trusted<A extends unknown[], R>(activity: (...args: A) => Promise<R>): 
 const verifyAgentIdentity = trusted(local.verifyAgentIdentity);
 const authorizeRequest = trusted(local.authorizeRequest);
 const mintGrant = trusted(local.mintGrant);
+const settleApproval = trusted(local.settleApproval);
 const remote = {
   authorizeRequest: trusted(remoteActivities.authorizeRequest),
   authorizeApproval: trusted(remoteActivities.authorizeApproval),
@@ -108,6 +112,8 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-
 const DECISION_ASSERTIONS_PATCH = "decision-assertions-v1";
 /** Patch id: a pending approval gets Slack cards kept up to date by the workflow, reminders and escalation (see README "Slack"). */
 const SLACK_CARDS_PATCH = "slack-cards-v1";
+/** Patch id: at quorum, the decision-time re-check and the grant's minting are one local activity (see README "Performance"). */
+const DECISION_SETTLE_PATCH = "decision-settle-v1";
 /** Reminders one approval sends at most when the plan names no bound. */
 const DEFAULT_MAX_REMINDERS = 12;
 
@@ -236,17 +242,8 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
   };
   const approvals = (): number => approvedBy(state).length;
   const quorumReached = (): boolean => state.routing !== undefined && approvals() >= state.routing.quorum;
-  /**
-   * A re-check passes only if policy still allows *and* what it asks for now is already satisfied:
-   * a policy that now requires approval, or more approvers than decided, denies the stale approval.
-   */
-  const recheckRefusal = (verdict: RequestDecision): { reason: string; message: string } | undefined => {
-    if (verdict.decision !== "allow") return { reason: verdict.reason, message: "policy denies the request now" };
-    if (verdict.approval === "required" && approvals() < verdict.routing.quorum) {
-      return { reason: "policy_denied", message: `policy now requires ${verdict.routing.quorum} approval(s)` };
-    }
-    return undefined;
-  };
+  /** Why a re-check verdict refuses this approval as decided so far (see `recheckRefusal` in definitions). */
+  const refusalNow = (verdict: RequestDecision): { reason: string; message: string } | undefined => recheckRefusal(verdict, approvals());
 
   // Handlers are registered before the first await so early messages are not rejected.
   setHandler(stateQuery, () => state);
@@ -432,7 +429,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
         reject("unavailable", `policy could not be evaluated at redemption (${failureCode(err)})`);
       }
       recordPolicy("redemption", verdict);
-      const refusal = recheckRefusal(verdict);
+      const refusal = refusalNow(verdict);
       if (refusal !== undefined) {
         // The grant is burned: a call policy refuses at the moment of use never gets a second try.
         redeeming = false;
@@ -632,6 +629,32 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
       }
       if (current() !== "pending") return; // denied or revoked
       settling = true;
+      // Approvals that reached their quorum before the one-step settle re-check and mint in two steps.
+      if (patched(DECISION_SETTLE_PATCH)) {
+        // 5 and 6 in one local activity: re-authorize with the world as it is at decision time and,
+        // only if that still lets this approval through, mint the one-shot grant.
+        let settled;
+        try {
+          settled = await settleApproval({ facts, approvals: approvals(), grant: grantInput() });
+        } catch (err) {
+          if (current() === "pending") setStatus("failed", failureCode(err), "policy could not be evaluated or the grant could not be minted at decision time");
+          return;
+        }
+        recordPolicy("decision", settled.verdict);
+        if (current() !== "pending") return; // revoked while settling
+        // The workflow's own reading of the verdict decides; a grant without it is never kept.
+        const refusal = refusalNow(settled.verdict);
+        if (refusal !== undefined) {
+          setStatus("denied", refusal.reason, `${refusal.message} (at decision time)`);
+          return;
+        }
+        if (settled.grant === undefined) {
+          setStatus("failed", "internal", "grant could not be minted");
+          return;
+        }
+        issue(settled.grant);
+        return waitForRedemption(settled.grant);
+      }
       // 5. Re-authorize with the world as it is at decision time.
       let recheck;
       try {
@@ -642,7 +665,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
       }
       recordPolicy("decision", recheck);
       if (current() !== "pending") return; // revoked while policy was asked
-      const refusal = recheckRefusal(recheck);
+      const refusal = refusalNow(recheck);
       if (refusal !== undefined) {
         setStatus("denied", refusal.reason, `${refusal.message} (at decision time)`);
         return;
@@ -650,37 +673,47 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalSt
     }
 
     // 6. Mint the one-shot grant.
-    const approvers = approvedBy(state);
     const lastPolicy = state.policy[state.policy.length - 1];
     let grant;
     try {
-      grant = await mintGrant({
-        audience: input.toolAudience,
-        principal: input.principal.subject,
-        agent: input.agent.spiffeId,
-        tenant: input.tenant,
-        tool: input.tool,
-        argsSha256: input.argsSha256,
-        approvalId: input.approvalId,
-        approvers,
-        policyVersion: lastPolicy?.policyVersion ?? "",
-        ...(input.agent.jkt !== undefined ? { agentJkt: input.agent.jkt } : {}),
-        ...(input.target !== undefined ? { resource: input.target } : {}),
-      });
+      grant = await mintGrant({ ...grantInput(), policyVersion: lastPolicy?.policyVersion ?? "" });
     } catch (err) {
       if (current() === "pending" || current() === "verifying") setStatus("failed", failureCode(err), "grant could not be minted");
       return;
     }
     if (current() !== "pending" && current() !== "verifying") return; // revoked while minting
+    issue(grant);
+    return waitForRedemption(grant);
+  }
+
+  /** The grant bound to this exact call, from the approvers so far, without a policy version yet. */
+  function grantInput(): SettleInput["grant"] {
+    return {
+      audience: input.toolAudience,
+      principal: input.principal.subject,
+      agent: input.agent.spiffeId,
+      tenant: input.tenant,
+      tool: input.tool,
+      argsSha256: input.argsSha256,
+      approvalId: input.approvalId,
+      approvers: approvedBy(state),
+      ...(input.agent.jkt !== undefined ? { agentJkt: input.agent.jkt } : {}),
+      ...(input.target !== undefined ? { resource: input.target } : {}),
+    };
+  }
+
+  function issue(grant: GrantRecord): void {
     state.grant = grant;
     settling = false;
     setStatus("approved");
+  }
 
-    // 7. Wait for redemption, revocation or expiry of the grant.
-    const ended = await condition(() => current() !== "approved", Math.max(0, grant.expiresAtMs - Date.now()));
+  /** 7. Wait for redemption, revocation or expiry of the grant. */
+  async function waitForRedemption(grant: GrantRecord): Promise<void> {
+    const ended = await condition(() => state.status !== "approved", Math.max(0, grant.expiresAtMs - Date.now()));
     if (!ended) {
       await condition(() => !redeeming);
-      if (current() === "approved") setStatus("expired", "grant_expired", "grant was not redeemed in time");
+      if (state.status === "approved") setStatus("expired", "grant_expired", "grant was not redeemed in time");
     }
   }
 }

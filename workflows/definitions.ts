@@ -2,7 +2,8 @@
 // attributes and the task queue. Imported by the workflow, the worker, the server and the CLI.
 import { defineSearchAttributeKey, SearchAttributeType } from "@temporalio/common";
 import { defineQuery, defineUpdate } from "@temporalio/workflow";
-import type { RequestFacts, Routing } from "../src/policy/engine.js";
+import type { GrantInput } from "../src/grants/claims.js";
+import type { RequestDecision, RequestFacts, Routing } from "../src/policy/engine.js";
 
 export const APPROVAL_STATUSES = ["verifying", "pending", "approved", "denied", "expired", "revoked", "redeemed", "failed"] as const;
 export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
@@ -200,6 +201,35 @@ export function approvedBy(state: Pick<ApprovalState, "decisions">): string[] {
 export function isDecided(state: Pick<ApprovalState, "decisions" | "routing">): boolean {
   const quorum = state.routing?.quorum;
   return state.decisions.some((d) => d.decision === "deny") || (quorum !== undefined && approvedBy(state).length >= quorum);
+}
+
+/**
+ * Why a re-check verdict does not let an approval with `approvals` approvals through, if it does not:
+ * policy must still allow *and* what it asks for now must already be satisfied (a policy that now
+ * requires approval, or more approvers than decided, denies the stale approval). The workflow and the
+ * settling activity apply this one rule.
+ */
+export function recheckRefusal(verdict: RequestDecision, approvals: number): { reason: string; message: string } | undefined {
+  if (verdict.decision !== "allow") return { reason: verdict.reason, message: "policy denies the request now" };
+  if (verdict.approval === "required" && approvals < verdict.routing.quorum) {
+    return { reason: "policy_denied", message: `policy now requires ${verdict.routing.quorum} approval(s)` };
+  }
+  return undefined;
+}
+
+/** What the settling activity gets at quorum: the facts to re-check, and the grant to sign if they still hold. */
+export interface SettleInput {
+  facts: RequestFactsInput;
+  /** Approvals counted when the quorum was reached. */
+  approvals: number;
+  /** The grant, without the policy version (the re-check's is signed in). */
+  grant: Omit<GrantInput, "policyVersion">;
+}
+
+/** The decision-time re-check, and the grant when the re-check lets the approval through (never otherwise). */
+export interface SettleResult {
+  verdict: RequestDecision;
+  grant?: GrantRecord;
 }
 
 /** Whether `decision` approves without the reason a policy requires (`@approve_reason_required`): the edge and the workflow both refuse it. */

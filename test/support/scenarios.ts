@@ -290,4 +290,32 @@ export const SCENARIOS: readonly PathScenario[] = [
       return id;
     },
   },
+  {
+    fixture: "approval-settled-in-one-step-redeemed",
+    path: "bob approves; the decision-time re-check and the grant's minting run as one local activity (patch `decision-settle-v1`); redeemed, second redemption refused",
+    ends: { status: "redeemed" },
+    async run(stack) {
+      const { id, body } = await requestPendingRefund(stack);
+      assert.equal((await stack.decide(id, "bob", "approve")).status, "approved");
+      assert.equal((await redeem(stack, id, body)).status, 200);
+      assert.equal((await redeem(stack, id, body)).code, "grant_already_redeemed");
+      return id;
+    },
+  },
+  {
+    fixture: "approval-denied-at-settle",
+    path: "alice loses the support role while pending; bob approves and the one-step settle's re-check denies: no grant is minted",
+    ends: { status: "denied", reasonCode: "policy_denied" },
+    async run(stack) {
+      const { id } = await requestPendingRefund(stack);
+      const directory = stack.readTenantFile("directory.yaml");
+      stack.writeTenantFile("directory.yaml", directory.replace(/(id: alice \}[\s\S]*?parents: )\[[^\]]*\]/, "$1[]"));
+      try {
+        assert.equal((await stack.decide(id, "bob", "approve")).status, "denied");
+      } finally {
+        stack.writeTenantFile("directory.yaml", directory);
+      }
+      return id;
+    },
+  },
 ];

@@ -67,10 +67,11 @@ describe("races inside one approval (latched activities, real Temporal server)",
 
   it("a revocation sent while the grant is being minted takes effect after it: revoked, and the minted grant is refused", async function () {
     const { id, body } = await requestPendingRefund(stack);
-    const mint = latches.close("mintGrant");
+    // At quorum the re-check and the mint are one local activity (patch decision-settle-v1).
+    const mint = latches.close("settleApproval");
     const decision = stack.decide(id, "bob", "approve");
     await mint.reached;
-    // Minting is a local activity: the workflow task that runs it is open, and a message waits at
+    // Settling is a local activity: the workflow task that runs it is open, and a message waits at
     // the server until it completes. Send the revocation and wait until the server has admitted it.
     const updateId = `revoke-during-mint-${id}`;
     const revocation = stack.client.workflow.getHandle(id).executeUpdate(revokeUpdate, { args: [{ by: "alice", reason: "wrong ticket" }], updateId });
@@ -142,7 +143,7 @@ describe("races inside one approval (latched activities, real Temporal server)",
     stack.writeTenantFile("policies/payments.cedar", original.payments.replace(/@deadline_seconds\("\d+"\)/g, '@deadline_seconds("2")'));
     const { id } = await requestPendingRefund(stack);
     const deadlineAtMs = (await stack.approvals.state(id)).routing?.deadlineAtMs ?? 0; // read now: a query waits while the re-check holds the workflow task
-    const recheck = latches.close("authorizeRequest", (_, local) => local);
+    const recheck = latches.close("settleApproval"); // the decision-time re-check (with the mint, one local activity)
     const decision = stack.decide(id, "bob", "approve");
     await recheck.reached;
     await new Promise((r) => setTimeout(r, Math.max(0, deadlineAtMs - Date.now()) + 500)); // time itself is the competitor
