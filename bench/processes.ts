@@ -3,7 +3,7 @@
 // bench/bare/worker.ts — so that each one's memory is read apart from the benchmark's, and a worker
 // that dies is seen as an exit instead of taking the benchmark down with it.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export interface WorkerProcess {
@@ -97,4 +97,34 @@ async function startWorkerProcess(args: string[], env: Record<string, string>, r
 /** Bytes as whole MiB. */
 export function mib(bytes: number | undefined): string {
   return bytes === undefined || Number.isNaN(bytes) ? "n/a" : (bytes / (1024 * 1024)).toFixed(0);
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat; undefined off Linux or once it has exited. */
+export function cpuMs(pid: number): number | undefined {
+  try {
+    // Fields after the command name (which may hold spaces, so split after its closing parenthesis): utime is 14th, stime 15th.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks * (1000 / CLOCK_TICKS) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
+
+/** The pid of this process's child `temporal server start-dev` listening at `address` (`host:port`), if there is one. */
+export function devServerPid(address: string): number | undefined {
+  const port = address.split(":").pop() ?? "";
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      if (Number(stat[1]) === process.pid && cmd.includes("start-dev") && cmd.includes(port)) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }
