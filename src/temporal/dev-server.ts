@@ -79,8 +79,27 @@ async function waitUntilServing(address: string, namespace: string, child: Child
  */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const log = opts.log ?? (() => undefined);
-  const namespace = opts.namespace ?? "default";
   const cli = provisionTemporalCli(opts.projectRoot, log);
+  // A free port can be taken between our check and the server's bind, and the server picks its HTTP
+  // API and metrics ports itself: a start that lost such a race is retried on new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts, cli, log);
+    } catch (err) {
+      // Ports the caller chose are not changed.
+      if (!(err instanceof PortTakenError) || attempt >= PORT_ATTEMPTS || opts.port !== undefined) throw err;
+      log(`a port was taken while the dev server started (attempt ${attempt}); starting it again on new ports`);
+    }
+  }
+}
+
+/** Start attempts when a port is taken meanwhile. */
+const PORT_ATTEMPTS = 3;
+
+class PortTakenError extends Error {}
+
+async function startOnce(opts: DevServerOptions, cli: ReturnType<typeof provisionTemporalCli>, log: (msg: string) => void): Promise<DevServer> {
+  const namespace = opts.namespace ?? "default";
   const port = opts.port ?? (await freePort());
   const uiPort = opts.ui === true ? (opts.uiPort ?? (await freePort())) : undefined;
   const address = `127.0.0.1:${port}`;
@@ -121,7 +140,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     await waitUntilServing(address, namespace, child, opts.readyTimeoutMs ?? 60_000);
   } catch (err) {
     child.kill("SIGKILL");
-    throw new Error(`${(err as Error).message}\n${stderr}`);
+    const message = `${(err as Error).message}\n${stderr}`;
+    throw /address already in use/.test(stderr) ? new PortTakenError(message) : new Error(message);
   }
   return {
     address,
