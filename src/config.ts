@@ -119,6 +119,16 @@ const SlackSchema = z.strictObject({
   tenants: z.record(z.string().min(1), SlackTenantSchema),
 });
 
+const TracingSchema = z.strictObject({
+  /**
+   * The OTLP/HTTP traces endpoint, the full URL (as OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: a collector's
+   * `http://host:4318/v1/traces`). Spans carry no token, grant or argument value, only ids and names.
+   */
+  otlpEndpoint: z.url({ protocol: /^https?$/, error: "an http:// or https:// URL" }),
+  /** `service.name` of every span this process exports. */
+  serviceName: z.string().min(1).max(128).default("countersign"),
+});
+
 export const ConfigFileSchema = z.strictObject({
   server: z
     .strictObject({
@@ -175,6 +185,8 @@ export const ConfigFileSchema = z.strictObject({
   slack: SlackSchema.optional(),
   /** The MCP gateway at `/mcp` (see README "MCP gateway"). Off when absent. */
   mcp: McpSchema.optional(),
+  /** OpenTelemetry tracing, exported over OTLP/HTTP (see README "Tracing"). Off when absent: no tracer, no interceptor. */
+  tracing: TracingSchema.optional(),
   temporal: z
     .strictObject({
       taskQueue: z.string().min(1).default("countersign"),
@@ -208,10 +220,13 @@ export interface Config {
   slack: SlackConfig | undefined;
   /** The MCP gateway, when configured. */
   mcp: McpConfig | undefined;
+  /** Tracing, when configured. */
+  tracing: TracingConfig | undefined;
   temporal: { taskQueue: string; namespace: string | undefined };
   logLevel: string;
 }
 
+export type TracingConfig = z.infer<typeof TracingSchema>;
 export type McpUpstreamConfig = z.infer<typeof McpUpstreamSchema>;
 export interface McpConfig {
   /** The resource URL (access tokens' `aud`); `/.well-known/oauth-protected-resource<path>` describes it. */
@@ -367,6 +382,7 @@ export function resolveConfig(raw: unknown, path: string): Config {
     worker: { metricsAddress: c.worker.metricsAddress, maxCachedWorkflows: c.worker.maxCachedWorkflows },
     slack: c.slack === undefined ? undefined : resolveSlack(c.slack, abs, path),
     mcp: c.mcp === undefined ? undefined : resolveMcp(c.mcp, c.tools, publicUrl, path),
+    tracing: c.tracing,
     temporal: { taskQueue: c.temporal.taskQueue, namespace: c.temporal.namespace },
     logLevel: process.env.COUNTERSIGN_LOG_LEVEL ?? process.env.LOG_LEVEL ?? "info",
   };

@@ -165,6 +165,7 @@ countersign dev is ready (${info.readyMs} ms)
   Temporal UI   ${info.temporalUiUrl ?? "(disabled)"}
   Slack         ${slackLine(cfg, info.serverUrl)}
   MCP gateway   ${cfg.mcp !== undefined ? `${info.serverUrl}${new URL(cfg.mcp.resource).pathname} (resource ${cfg.mcp.resource})` : "off (no mcp section in the config)"}
+  tracing       ${cfg.tracing !== undefined ? `OTLP to ${cfg.tracing.otlpEndpoint} as service ${cfg.tracing.serviceName}` : "off (no tracing section in the config)"}
   tools server  ${info.toolsUrl ?? "(not started: --example-tools)"}
   config        ${cfg.file}
 

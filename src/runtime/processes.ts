@@ -16,6 +16,7 @@ import { freePort, startDevServer, type DevServer } from "../temporal/dev-server
 import { connectClient, connectWorker, temporalTarget, type TemporalTarget } from "../temporal/connection.js";
 import { createApprovalWorker } from "../../worker/worker.js";
 import { createSlackEdge, slackMode, type RunningSlackEdge } from "../slack/app.js";
+import { startTracingFromConfig, type Tracing } from "../tracing/index.js";
 import { removeDevRecord, writeDevRecord } from "./dev-record.js";
 import { activityDeps, buildServices, type Services } from "./services.js";
 
@@ -44,8 +45,8 @@ export function installRuntime(logger: Logger, metricsAddress?: string): void {
   runtimeInstalled = true;
 }
 
-/** `opts.temporalUiUrl`: the UI the Slack cards link to when the config names none (dev's own). */
-export async function startWorker(services: Services, target: TemporalTarget, logger?: Logger, opts: { temporalUiUrl?: string } = {}): Promise<{ worker: Worker; done: Promise<void> }> {
+/** `opts.temporalUiUrl`: the UI the Slack cards link to when the config names none (dev's own); `opts.tracing`: trace the worker's activities and workflows. */
+export async function startWorker(services: Services, target: TemporalTarget, logger?: Logger, opts: { temporalUiUrl?: string; tracing?: Tracing } = {}): Promise<{ worker: Worker; done: Promise<void> }> {
   const connection = await connectWorker(target);
   let worker: Worker;
   try {
@@ -56,6 +57,7 @@ export async function startWorker(services: Services, target: TemporalTarget, lo
       dataConverter: services.workerDataConverter,
       deps: activityDeps(services, logger, opts),
       maxCachedWorkflows: services.config.worker.maxCachedWorkflows,
+      ...(opts.tracing !== undefined ? { tracing: opts.tracing } : {}),
     });
   } catch (err) {
     await connection.close();
@@ -65,16 +67,20 @@ export async function startWorker(services: Services, target: TemporalTarget, lo
   return { worker, done };
 }
 
-/** The HTTP server; its `/metrics` appends what the worker metrics endpoints at `workerMetricsAddresses` serve. */
+/**
+ * The HTTP server; its `/metrics` appends what the worker metrics endpoints at `workerMetricsAddresses`
+ * serve. With `tracing`, a span per request, and its Temporal calls traced.
+ */
 export async function startServer(
   services: Services,
   target: TemporalTarget,
   logger: Logger,
   workerMetricsAddresses: readonly string[],
+  tracing?: Tracing,
 ): Promise<RunningHttpServer & { closeAll(): Promise<void> }> {
   // Missing Slack secrets are a start-up error, before anything connects.
   if (services.config.slack !== undefined) slackMode(services.config.slack);
-  const { client, connection } = await connectClient(target, services.dataConverter);
+  const { client, connection } = await connectClient(target, services.dataConverter, tracing !== undefined ? { tracing } : {});
   const approvals = new ApprovalsClient(client, services.config.temporal.taskQueue);
   const metrics = new Metrics({ defaultMetrics: true, workerMetricsAddresses, logger });
   let slack: RunningSlackEdge | undefined;
@@ -82,7 +88,7 @@ export async function startServer(
   const mcp = createMcpGateway({ services, approvals, metrics, logger });
   try {
     slack = slackEdgeOf(services, approvals, logger, metrics);
-    const app = createApp({ services, approvals, logger, metrics, ...(slack?.http !== undefined ? { slack: slack.http } : {}), ...(mcp !== undefined ? { mcp } : {}) });
+    const app = createApp({ services, approvals, logger, metrics, ...(slack?.http !== undefined ? { slack: slack.http } : {}), ...(mcp !== undefined ? { mcp } : {}), ...(tracing !== undefined ? { tracing } : {}) });
     http = await listen(app, services.config.server.host, services.config.server.port);
     await slack?.start();
   } catch (err) {
@@ -114,23 +120,38 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   // A worker writes the Slack cards: with a slack section it needs the bot token (and nothing else).
   if (config.slack !== undefined && config.slack.botToken === undefined) throw new ConfigError("config_invalid", "slack is configured but SLACK_BOT_TOKEN (or slack.botTokenFile) is not set");
   const services = await buildServices(config, { createMissingKeys: false });
-  const { worker, done } = await startWorker(services, temporalTarget(config), logger);
-  logger.info({ taskQueue: config.temporal.taskQueue }, "worker running");
-  await Promise.race([untilSignal(), done]);
-  stopWorker(worker);
-  await done;
+  const tracing = await startTracingFromConfig(config);
+  try {
+    const { worker, done } = await startWorker(services, temporalTarget(config), logger, tracing !== undefined ? { tracing } : {});
+    logger.info({ taskQueue: config.temporal.taskQueue, tracing: tracing !== undefined }, "worker running");
+    await Promise.race([untilSignal(), done]);
+    stopWorker(worker);
+    await done;
+  } finally {
+    await shutdownTracing(tracing, logger);
+  }
 }
 
 /** `countersign server`: serve HTTP until a signal. */
 export async function runServer(config: Config, logger: Logger): Promise<void> {
   const services = await buildServices(config, { createMissingKeys: false });
-  const server = await startServer(services, temporalTarget(config), logger, config.server.workerMetricsAddresses);
-  logger.info({ url: server.url }, "server listening");
+  const tracing = await startTracingFromConfig(config);
   try {
-    await untilSignal();
+    const server = await startServer(services, temporalTarget(config), logger, config.server.workerMetricsAddresses, tracing);
+    logger.info({ url: server.url, tracing: tracing !== undefined }, "server listening");
+    try {
+      await untilSignal();
+    } finally {
+      await server.closeAll();
+    }
   } finally {
-    await server.closeAll();
+    await shutdownTracing(tracing, logger);
   }
+}
+
+/** Export the spans still buffered; a collector that does not answer is logged, never a failed shutdown. */
+async function shutdownTracing(tracing: Tracing | undefined, logger: Logger): Promise<void> {
+  await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, "exporting the last spans failed"));
 }
 
 /**
@@ -150,9 +171,11 @@ export async function runDev(
   let worker: { worker: Worker; done: Promise<void> } | undefined;
   let tools: { url: string; close(): Promise<void> } | undefined;
   let recorded = false;
+  let tracing: Tracing | undefined;
   const workerMetricsAddress = config.worker.metricsAddress ?? `127.0.0.1:${await freePort()}`;
   installRuntime(logger, workerMetricsAddress);
   try {
+    tracing = await startTracingFromConfig(config);
     const services = await buildServices(config, { createMissingKeys: true });
     if (config.slack !== undefined) slackMode(config.slack);
     temporal = await startDevServer({
@@ -165,8 +188,8 @@ export async function runDev(
     });
     const target = temporalTarget(config, { address: temporal.address, namespace: temporal.namespace });
     // The cards link to the approval in the UI this command runs, unless the config names another.
-    worker = await startWorker(services, target, logger, temporal.uiUrl !== undefined ? { temporalUiUrl: temporal.uiUrl } : {});
-    server = await startServer(services, target, logger, [scrapeAddress(workerMetricsAddress), ...config.server.workerMetricsAddresses]);
+    worker = await startWorker(services, target, logger, { ...(temporal.uiUrl !== undefined ? { temporalUiUrl: temporal.uiUrl } : {}), ...(tracing !== undefined ? { tracing } : {}) });
+    server = await startServer(services, target, logger, [scrapeAddress(workerMetricsAddress), ...config.server.workerMetricsAddresses], tracing);
     writeDevRecord({
       configFile: config.file,
       stateDir: resolve(opts.stateDir),
@@ -190,6 +213,7 @@ export async function runDev(
       await worker.done.catch((err: unknown) => logger.error({ err }, "worker stopped with an error"));
     }
     await temporal?.stop();
+    await shutdownTracing(tracing, logger);
   }
 }
 

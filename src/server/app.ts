@@ -21,6 +21,8 @@ import { approvalView } from "./view.js";
 import { fileApproval } from "./file-approval.js";
 import { mountMcp, type McpGateway } from "../mcp/index.js";
 import { SLACK_BODY_LIMIT_BYTES, type HttpSlackReceiver } from "../slack/receiver.js";
+import type { Tracing } from "../tracing/index.js";
+import { traceRequests } from "./trace-requests.js";
 
 /** Request header by which the CLI labels its decisions `via: cli` (a label, not a proof: the token is the proof). */
 const CLIENT_HEADER = "countersign-client";
@@ -36,6 +38,8 @@ export interface AppDeps {
   slack?: HttpSlackReceiver;
   /** The MCP gateway (config `mcp`): mounted at its resource path, with its resource metadata. */
   mcp?: McpGateway;
+  /** A span per request (README "Tracing"); none when absent. */
+  tracing?: Tracing;
 }
 
 /**
@@ -93,6 +97,8 @@ export function createApp(deps: AppDeps): Hono {
   const metrics = deps.metrics ?? new Metrics();
   const app = new Hono();
 
+  // First, so that the span covers everything the request does, refusals at the body limit included.
+  if (deps.tracing !== undefined) app.use("*", traceRequests(deps.tracing.tracer));
   app.use("*", async (c, next) => {
     const started = performance.now();
     await next();

@@ -8,6 +8,7 @@ import type { NativeConnectionOptions } from "@temporalio/worker";
 import type { Config } from "../config.js";
 import { processEnv } from "../config.js";
 import { CountersignError } from "../errors.js";
+import type { Tracing } from "../tracing/index.js";
 
 export interface TemporalTarget {
   connectionOptions: NativeConnectionOptions;
@@ -56,10 +57,11 @@ export function grpcInterceptors(): NonNullable<ConnectionOptions["interceptors"
 const DEFAULT_TEMPORAL_ADDRESS = "localhost:7233";
 
 /**
- * A client for the server, the CLI and tests. Close `connection` when done.
+ * A client for the server, the CLI and tests. Close `connection` when done. With `tracing`, every
+ * call is a span and carries its trace context to the workflow (README "Tracing").
  * @throws CountersignError `unavailable`, naming the address, when Temporal does not answer.
  */
-export async function connectClient(target: TemporalTarget, dataConverter: DataConverter): Promise<{ client: Client; connection: Connection }> {
+export async function connectClient(target: TemporalTarget, dataConverter: DataConverter, opts: { tracing?: Tracing } = {}): Promise<{ client: Client; connection: Connection }> {
   const { address, tls, apiKey, metadata } = target.connectionOptions;
   let connection: Connection;
   try {
@@ -74,7 +76,8 @@ export async function connectClient(target: TemporalTarget, dataConverter: DataC
   } catch (cause) {
     throw new CountersignError("unavailable", `Temporal at ${address ?? DEFAULT_TEMPORAL_ADDRESS} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s (check TEMPORAL_ADDRESS, or start one with \`countersign dev\`)`, { cause });
   }
-  return { client: new Client({ connection, namespace: target.namespace, dataConverter }), connection };
+  const interceptors = opts.tracing?.clientInterceptors;
+  return { client: new Client({ connection, namespace: target.namespace, dataConverter, ...(interceptors !== undefined ? { interceptors } : {}) }), connection };
 }
 
 /** The worker's native connection. */
