@@ -119,6 +119,20 @@ describe("config", function () {
     assert.equal(resolveConfig({ ...minimal(), worker: { metricsAddress: "127.0.0.1:65535" } }, "c.yaml").worker.metricsAddress, "127.0.0.1:65535");
   });
 
+  it("tracing is off without a tracing section; with one it needs an http(s) OTLP endpoint, and names the service countersign by default", function () {
+    assert.equal(resolveConfig(minimal(), "c.yaml").tracing, undefined);
+    const on = resolveConfig({ ...minimal(), tracing: { otlpEndpoint: "http://otel-collector:4318/v1/traces" } }, "c.yaml");
+    assert.deepEqual(on.tracing, { otlpEndpoint: "http://otel-collector:4318/v1/traces", serviceName: "countersign" });
+    assert.equal(resolveConfig({ ...minimal(), tracing: { otlpEndpoint: "https://otlp.example.com/v1/traces", serviceName: "countersign-eu" } }, "c.yaml").tracing?.serviceName, "countersign-eu");
+    for (const tracing of [{}, { otlpEndpoint: "otel-collector:4318" }, { otlpEndpoint: "grpc://otel-collector:4317" }, { otlpEndpoint: "http://c:4318/v1/traces", serviceName: "" }, { otlpEndpoint: "http://c:4318/v1/traces", sampler: "always_on" }]) {
+      assert.throws(() => resolveConfig({ ...minimal(), tracing }, "c.yaml"), (err: Error & { code?: string }) => {
+        assert.equal(err.code, "config_invalid");
+        assert.match(err.message, /tracing/);
+        return true;
+      }, JSON.stringify(tracing));
+    }
+  });
+
   it("several issuers need distinct subject prefixes so none can name another's users", function () {
     const raw = minimal();
     raw.identity.principals.push({ issuer: "https://partner.test", audience: "countersign", jwks: "p.json" });

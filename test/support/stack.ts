@@ -21,6 +21,7 @@ import { createSlackEdge } from "../../src/slack/app.js";
 import { Metrics } from "../../src/server/metrics.js";
 import { listen, type RunningHttpServer } from "../../src/server/serve.js";
 import { connectClient, connectWorker, type TemporalTarget } from "../../src/temporal/connection.js";
+import type { Tracing } from "../../src/tracing/index.js";
 import { bundleWorkflows, createApprovalWorker, type WorkerOptions } from "../../worker/worker.js";
 import { createTestIdentities, TEST_TRUST_DOMAIN, type TestIdentities } from "./tokens.js";
 
@@ -33,8 +34,10 @@ export const PAYMENTS_SERVER = `spiffe://${TEST_TRUST_DOMAIN}/tools/payments`;
 export const KB_SERVER = `spiffe://${TEST_TRUST_DOMAIN}/tools/kb`;
 
 let bundle: Promise<WorkflowBundle> | undefined;
-/** The workflow bundle, built once per test run. */
-export function sharedBundle(): Promise<WorkflowBundle> {
+let tracedBundle: Promise<WorkflowBundle> | undefined;
+/** The workflow bundle, built once per test run; with `tracing`, the one carrying the workflow's tracing interceptors. */
+export function sharedBundle(opts: { tracing?: boolean } = {}): Promise<WorkflowBundle> {
+  if (opts.tracing === true) return (tracedBundle ??= bundleWorkflows({ tracing: true }));
   bundle ??= bundleWorkflows();
   return bundle;
 }
@@ -88,6 +91,8 @@ export interface StackOptions {
   toolExtras?: Record<string, Record<string, unknown>>;
   /** The fetch the MCP gateway calls its upstreams with (to record what they receive). */
   upstreamFetch?: typeof fetch;
+  /** Trace the stack (HTTP server, Temporal client, worker, workflow) with this process's tracing; the caller shuts it down. */
+  tracing?: Tracing;
 }
 
 /** `host:port` of the test runner's runtime metrics exporter. */
@@ -203,7 +208,8 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       taskQueue: config.temporal.taskQueue,
       dataConverter: services.workerDataConverter,
       deps: activityDeps(services),
-      workflowBundle: await sharedBundle(),
+      workflowBundle: await sharedBundle({ tracing: opts.tracing !== undefined }),
+      ...(opts.tracing !== undefined ? { tracing: opts.tracing } : {}),
       ...(opts.wrapActivities !== undefined ? { wrapActivities: opts.wrapActivities } : {}),
       ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     });
@@ -216,7 +222,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     workerDone = undefined;
   };
   if (opts.worker !== false) await runWorker();
-  const { client, connection }: { client: Client; connection: Connection } = await connectClient(target, services.dataConverter);
+  const { client, connection }: { client: Client; connection: Connection } = await connectClient(target, services.dataConverter, opts.tracing !== undefined ? { tracing: opts.tracing } : {});
   const approvals = new ApprovalsClient(client, config.temporal.taskQueue, {
     ...(opts.rpcDeadlineMs !== undefined ? { rpcDeadlineMs: opts.rpcDeadlineMs } : {}),
     ...(opts.updateDeadlineMs !== undefined ? { updateDeadlineMs: opts.updateDeadlineMs } : {}),
@@ -229,7 +235,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   await slackEdge?.start();
   const serve = async (): Promise<RunningHttpServer & { gateway: McpGateway | undefined }> => {
     const gateway = createMcpGateway({ services, approvals, metrics, logger, ...(opts.upstreamFetch !== undefined ? { fetch: opts.upstreamFetch } : {}) });
-    const app = createApp({ services, approvals, logger, metrics, ...(slackEdge?.http !== undefined ? { slack: slackEdge.http } : {}), ...(gateway !== undefined ? { mcp: gateway } : {}) });
+    const app = createApp({ services, approvals, logger, metrics, ...(slackEdge?.http !== undefined ? { slack: slackEdge.http } : {}), ...(gateway !== undefined ? { mcp: gateway } : {}), ...(opts.tracing !== undefined ? { tracing: opts.tracing } : {}) });
     return { ...(await listen(app, "127.0.0.1", 0)), gateway };
   };
   const server = await serve();
