@@ -120,7 +120,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   // A worker writes the Slack cards: with a slack section it needs the bot token (and nothing else).
   if (config.slack !== undefined && config.slack.botToken === undefined) throw new ConfigError("config_invalid", "slack is configured but SLACK_BOT_TOKEN (or slack.botTokenFile) is not set");
   const services = await buildServices(config, { createMissingKeys: false });
-  const tracing = await startTracingFromConfig(config);
+  const tracing = await startTracingFromConfig(config, logger);
   try {
     const { worker, done } = await startWorker(services, temporalTarget(config), logger, tracing !== undefined ? { tracing } : {});
     logger.info({ taskQueue: config.temporal.taskQueue, tracing: tracing !== undefined }, "worker running");
@@ -135,7 +135,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
 /** `countersign server`: serve HTTP until a signal. */
 export async function runServer(config: Config, logger: Logger): Promise<void> {
   const services = await buildServices(config, { createMissingKeys: false });
-  const tracing = await startTracingFromConfig(config);
+  const tracing = await startTracingFromConfig(config, logger);
   try {
     const server = await startServer(services, temporalTarget(config), logger, config.server.workerMetricsAddresses, tracing);
     logger.info({ url: server.url, tracing: tracing !== undefined }, "server listening");
@@ -175,7 +175,7 @@ export async function runDev(
   const workerMetricsAddress = config.worker.metricsAddress ?? `127.0.0.1:${await freePort()}`;
   installRuntime(logger, workerMetricsAddress);
   try {
-    tracing = await startTracingFromConfig(config);
+    tracing = await startTracingFromConfig(config, logger);
     const services = await buildServices(config, { createMissingKeys: true });
     if (config.slack !== undefined) slackMode(config.slack);
     temporal = await startDevServer({

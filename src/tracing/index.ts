@@ -5,6 +5,7 @@ import type { Tracer } from "@opentelemetry/api";
 import type { ClientInterceptors } from "@temporalio/client";
 import type { WorkerOptions } from "@temporalio/worker";
 import type { TracingConfig } from "../config.js";
+import type { Logger } from "../log.js";
 
 /** One process's tracing: a tracer provider registered process-wide, and the Temporal SDK's interceptors over it. */
 export interface Tracing {
@@ -24,10 +25,11 @@ export interface Tracing {
 
 /**
  * Tracing as the config says: undefined when it has no `tracing` section; otherwise spans of this
- * process go to `tracing.otlpEndpoint` over OTLP/HTTP in batches. Registers process-wide (once per process).
+ * process go to `tracing.otlpEndpoint` over OTLP/HTTP in batches; failed exports are warnings in `logger`.
+ * Registers process-wide (once per process).
  */
-export async function startTracingFromConfig(config: { tracing: TracingConfig | undefined }): Promise<Tracing | undefined> {
+export async function startTracingFromConfig(config: { tracing: TracingConfig | undefined }, logger?: Logger): Promise<Tracing | undefined> {
   if (config.tracing === undefined) return undefined;
   const { otlpSpanProcessor, startTracing } = await import("./sdk.js");
-  return startTracing({ serviceName: config.tracing.serviceName, spanProcessor: otlpSpanProcessor(config.tracing.otlpEndpoint) });
+  return startTracing({ serviceName: config.tracing.serviceName, spanProcessor: otlpSpanProcessor(config.tracing.otlpEndpoint), ...(logger !== undefined ? { logger } : {}) });
 }

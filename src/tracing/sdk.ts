@@ -3,7 +3,7 @@
 // interceptors over it. Plain interceptors rather than the package's OpenTelemetryPlugin: the plugin is
 // experimental in SDK 1.24, and our workers often run a pre-built bundle, whose workflow interceptors
 // are chosen when it is built (worker/worker.ts).
-import { context, propagation, trace } from "@opentelemetry/api";
+import { context, diag, DiagLogLevel, propagation, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
@@ -18,6 +18,7 @@ import {
 import type { InjectedSinks } from "@temporalio/worker";
 import type { OpenTelemetrySinks } from "@temporalio/interceptors-opentelemetry/lib/workflow/definitions.js";
 import type { WorkflowInfo } from "@temporalio/workflow";
+import type { Logger } from "../log.js";
 import type { Tracing } from "./index.js";
 
 /** Name of the tracer (instrumentation scope) of countersign's own spans. */
@@ -29,11 +30,15 @@ let registered = false;
  * Start tracing in this process: a tracer provider whose spans (this process's and, through the
  * worker's sink, its workflows') go to `spanProcessor`, registered as the global provider with
  * AsyncLocalStorage context and the W3C `traceparent` propagator (which the Temporal interceptors use
- * to carry the context in Temporal headers). Once per process until `shutdown`; a second start is a
- * programmer error and throws.
+ * to carry the context in Temporal headers). The SDK's own warnings (a collector that does not answer,
+ * spans dropped) go to `logger`. Once per process until `shutdown`; a second start is a programmer
+ * error and throws.
  */
-export function startTracing(opts: { serviceName: string; spanProcessor: SpanProcessor }): Tracing {
+export function startTracing(opts: { serviceName: string; spanProcessor: SpanProcessor; logger?: Logger }): Tracing {
   if (registered) throw new Error("tracing is already started in this process");
+  const logger = opts.logger?.child({ component: "opentelemetry" });
+  // The message only: its arguments are the SDK's objects (requests, errors), not ours to log whole.
+  if (logger !== undefined) diag.setLogger({ error: (m) => logger.warn(m), warn: (m) => logger.warn(m), info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
   const resource = new Resource({ "service.name": opts.serviceName });
   const provider = new BasicTracerProvider({ resource, spanProcessors: [opts.spanProcessor] });
   provider.register({ contextManager: new AsyncLocalStorageContextManager().enable(), propagator: new W3CTraceContextPropagator() });
@@ -53,6 +58,7 @@ export function startTracing(opts: { serviceName: string; spanProcessor: SpanPro
         trace.disable();
         propagation.disable();
         context.disable();
+        diag.disable();
         registered = false;
       });
       return stopped;
