@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { SpanKind } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import type { Context } from "@opentelemetry/api";
 import proto from "@temporalio/proto";
@@ -16,13 +16,14 @@ import { Worker } from "@temporalio/worker";
 import { createDataConverter } from "../../src/codec/payload-codec.js";
 import { loadPayloadKeys } from "../../src/codec/payload-keys.js";
 import { recordedWorkflowId } from "../../src/client/history.js";
+import { signDecision } from "../../src/decisions/assertion.js";
 import { startTracing } from "../../src/tracing/sdk.js";
 import { startTracingFromConfig, type Tracing } from "../../src/tracing/index.js";
 import { fixtureKeyFile, historiesDir } from "../support/scenarios.js";
 import { activityDeps } from "../../src/runtime/services.js";
 import { connectWorker } from "../../src/temporal/connection.js";
 import { createApprovalWorker } from "../../worker/worker.js";
-import { assertNoSecrets, PAYMENTS_SERVER, refundRequest, sharedBundle, startStack, temporalTargetForTests, type TestStack } from "../support/stack.js";
+import { assertNoSecrets, PAYMENTS_SERVER, refundRequest, requestPendingRefund, sharedBundle, startStack, temporalTargetForTests, type TestStack } from "../support/stack.js";
 
 /** The in-memory exporter behind a processor that also tells a test when a span it waits for has ended. */
 class RecordingProcessor implements SpanProcessor {
@@ -186,6 +187,22 @@ describe("tracing (real Temporal server, in-memory exporter)", function () {
       paymentId: args.payment_id,
       cardNumber: args.card_number,
     }, "the exported spans");
+  });
+
+  it("a refused decision's spans record its failure, never the assertion or grant it was refused for", async function () {
+    const { id } = await requestPendingRefund(stack);
+    const earlier = await requestPendingRefund(stack);
+    await stack.decide(earlier.id, "bob", "approve");
+    const grant = await stack.grantOf(earlier.id);
+    const good = await signDecision(stack.services.grantKeys, { approvalId: id, approver: "bob", decision: "approve", via: "api" }, { issuer: stack.config.issuer });
+    const tampered = `${good.assertion.slice(0, -4)}AAAA`;
+    for (const assertion of [grant, tampered]) {
+      await assert.rejects(stack.approvals.decide(id, { approver: "bob", decision: "approve", via: "api", assertion, jti: good.jti, expiresAtMs: good.expiresAtMs }), { code: "decision_assertion_invalid" });
+    }
+    const refused = await recorder.ended((s) => s.name === "HandleUpdate:decide" && s.attributes.workflowId === id && s.status.code === SpanStatusCode.ERROR);
+    assert.ok(refused.events.some((e) => e.name === "exception"), "the failure is an exception event");
+    assert.match(JSON.stringify(refused.events), /decision_assertion_invalid|assertion/);
+    assertNoSecrets(exported(recorder.spans()), { grant, assertion: good.assertion, tampered }, "the exported spans");
   });
 
   it("a caller's traceparent makes the approval part of the caller's trace", async function () {
