@@ -149,9 +149,9 @@ export async function runServer(config: Config, logger: Logger): Promise<void> {
   }
 }
 
-/** Export the spans still buffered; a collector that does not answer is logged, never a failed shutdown. */
+/** Export the spans still buffered; a collector that does not answer is logged (its message only), never a failed shutdown. */
 async function shutdownTracing(tracing: Tracing | undefined, logger: Logger): Promise<void> {
-  await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, "exporting the last spans failed"));
+  await tracing?.shutdown().catch((err: unknown) => logger.warn({ detail: err instanceof Error ? err.message : String(err) }, "exporting the last spans failed"));
 }
 
 /**

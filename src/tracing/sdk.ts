@@ -22,7 +22,7 @@ import type { Logger } from "../log.js";
 import type { Tracing } from "./index.js";
 
 /** Name of the tracer (instrumentation scope) of countersign's own spans. */
-export const TRACER_NAME = "countersign";
+const TRACER_NAME = "countersign";
 
 let registered = false;
 
