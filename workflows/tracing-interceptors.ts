@@ -1,12 +1,19 @@
 // Workflow interceptors of tracing, bundled with the workflow code only when tracing is on
-// (worker/worker.ts): the Temporal SDK's OpenTelemetry interceptors, with one change. An Update
-// (decide, redeem, revoke) is traced as a child of the context the approval was started with, not of
-// its caller's: the trace begun by `POST /v1/approvals` goes on through the approval's decisions, the
-// grant's minting and its redemption, whoever sends them; the Update's span links to its caller's span.
-// No commands: the SDK's own interceptors run unchanged, only the parent context differs.
+// (worker/worker.ts): the Temporal SDK's OpenTelemetry interceptors, with two changes.
+// - An Update (decide, redeem, revoke) is traced as a child of the context the approval was started
+//   with, not of its caller's: the trace begun by `POST /v1/approvals` goes on through the approval's
+//   decisions, the grant's minting and its redemption, whoever sends them; the Update's span links to
+//   its caller's span.
+// - Update validators and queries make no span. The tracer draws span ids from the workflow's seeded
+//   random numbers, and validators and queries do not run again when a workflow is replayed (after
+//   its eviction from the worker's cache): their ids would shift every id drawn after them, and spans
+//   ended after a replay would carry ids their children never saw. Without them, a replay draws the
+//   same ids as the first run. (Workflow code itself draws no random numbers: if it ever did, tracing
+//   would change the numbers it gets.)
+// No commands: the SDK's own interceptors run unchanged otherwise, only the parent context differs.
 import { isSpanContextValid, trace, type SpanContext } from "@opentelemetry/api";
 import type { Payload } from "@temporalio/common";
-import type { Next, UpdateInput, WorkflowExecuteInput, WorkflowInboundCallsInterceptor, WorkflowInterceptorsFactory } from "@temporalio/workflow";
+import type { Next, QueryInput, UpdateInput, WorkflowExecuteInput, WorkflowInboundCallsInterceptor, WorkflowInterceptorsFactory } from "@temporalio/workflow";
 import { extractContextFromHeaders, TRACE_HEADER } from "@temporalio/interceptors-opentelemetry/lib/instrumentation.js";
 import { OpenTelemetryInboundInterceptor, OpenTelemetryInternalsInterceptor, OpenTelemetryOutboundInterceptor } from "@temporalio/interceptors-opentelemetry/lib/workflow/index.js";
 
@@ -35,11 +42,11 @@ class ApprovalTraceInboundInterceptor extends OpenTelemetryInboundInterceptor {
   }
 
   override validateUpdate(input: UpdateInput, next: Next<WorkflowInboundCallsInterceptor, "validateUpdate">): void {
-    const caller = this.startedWith !== undefined ? callerSpanContext(input.headers) : undefined;
-    super.validateUpdate(this.underApproval(input), (traced) => {
-      linkActiveSpan(caller);
-      next({ ...traced, headers: input.headers });
-    });
+    next(input);
+  }
+
+  override handleQuery(input: QueryInput, next: Next<WorkflowInboundCallsInterceptor, "handleQuery">): Promise<unknown> {
+    return next(input);
   }
 
   /** The Update as the SDK's interceptor should see it: carrying the approval's own trace header (when it has one). */

@@ -133,15 +133,15 @@ describe("tracing (real Temporal server, in-memory exporter)", function () {
       "RunWorkflow:approvalWorkflow",
       "RunActivity:verifyAgentIdentity",
       "RunActivity:authorizeRequest",
-      "ValidateUpdate:decide",
       "HandleUpdate:decide",
       "RunActivity:authorizeDecision",
       "RunActivity:settleApproval",
-      "ValidateUpdate:redeem",
       "HandleUpdate:redeem",
     ]) {
       assert.ok(names.includes(name), `${name} is in the approval's trace (it has ${names.join(", ")})`);
     }
+    // Validators and queries make no workflow span (they do not run again on replay; see workflows/tracing-interceptors.ts).
+    assert.equal(recorder.spans().some((s) => s.name.startsWith("ValidateUpdate:") || s.name.startsWith("HandleQuery:")), false);
     // The policy decision at filing and the re-check at redemption.
     assert.ok(names.filter((n) => n === "RunActivity:authorizeRequest").length >= 2, names.join(", "));
     // One tree: every span's parent is in the trace, up to the filing request.
@@ -203,6 +203,33 @@ describe("tracing (real Temporal server, in-memory exporter)", function () {
     assert.ok(refused.events.some((e) => e.name === "exception"), "the failure is an exception event");
     assert.match(JSON.stringify(refused.events), /decision_assertion_invalid|assertion/);
     assertNoSecrets(exported(recorder.spans()), { grant, assertion: good.assertion, tampered }, "the exported spans");
+  });
+
+  it("a worker that keeps no approval in memory replays each one and still traces its Updates under its request, each span once", async function () {
+    const uncached = await startStack({ tracing, maxCachedWorkflows: 0 });
+    try {
+      const { id, body } = await requestPendingRefund(uncached);
+      await uncached.decide(id, "bob", "approve");
+      const redeemed = await uncached.http("POST", "/v1/grants/redeem", await uncached.toolHeaders(), { grant: await uncached.grantOf(id), tool: "payments.refund", arguments: body.arguments });
+      assert.equal(redeemed.status, 200, JSON.stringify(redeemed.body));
+      await uncached.client.workflow.getHandle(id).result();
+      const started = recorder.spans().find((s) => s.name === "StartWorkflow:approvalWorkflow" && s.attributes.temporalWorkflowId === id);
+      assert.ok(started !== undefined);
+      await recorder.ended((s) => s.name === "RunWorkflow:approvalWorkflow" && s.attributes.workflowId === id);
+      const trace = recorder.spans().filter(inTrace(started.spanContext().traceId));
+      for (const name of ["HandleUpdate:decide", "RunActivity:settleApproval", "HandleUpdate:redeem"]) assert.ok(trace.some(named(name)), `${name} is in the approval's trace`);
+      const ids = trace.map((s) => s.spanContext().spanId);
+      assert.equal(new Set(ids).size, ids.length, "no span is exported twice, and no replay hands out an id again");
+      assert.equal(trace.filter(named("RunWorkflow:approvalWorkflow")).length, 1);
+      // The ids a replay draws are those of the first run: every parent a child names is the span exported under that id.
+      const byId = new Map(trace.map((s) => [s.spanContext().spanId, s]));
+      for (const s of trace.filter((x) => x.name.startsWith("RunActivity:"))) {
+        assert.equal(byId.get(s.parentSpanId ?? "")?.name, s.name.replace("RunActivity:", "StartActivity:"), `${s.name}'s parent is its StartActivity span`);
+      }
+      for (const s of trace) if (s.name !== "POST /v1/approvals") assert.ok(byId.has(s.parentSpanId ?? ""), `${s.name}'s parent is in the trace`);
+    } finally {
+      await uncached.stop();
+    }
   });
 
   it("a caller's traceparent makes the approval part of the caller's trace", async function () {
