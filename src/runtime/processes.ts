@@ -2,20 +2,14 @@
 // server persisted to .countersign/). Each resolves when its stop signal fires and cleans up in finally.
 import { resolve } from "node:path";
 import { Runtime, type Worker } from "@temporalio/worker";
-import { ApprovalsClient } from "../client/approvals.js";
 import type { Config } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { temporalSdkLogger, type Logger } from "../log.js";
-import { createApp } from "../server/app.js";
-import { createMcpGateway } from "../mcp/index.js";
-import { createToolServerKit } from "../kit/index.js";
-import { demoWorkloadToken } from "../demo/identities.js";
-import { Metrics } from "../server/metrics.js";
-import { listen, type RunningHttpServer } from "../server/serve.js";
+import type { RunningHttpServer } from "../server/serve.js";
+import type { RunningSlackEdge } from "../slack/app.js";
 import { freePort, startDevServer, type DevServer } from "../temporal/dev-server.js";
 import { connectClient, connectWorker, temporalTarget, type TemporalTarget } from "../temporal/connection.js";
 import { createApprovalWorker } from "../../worker/worker.js";
-import { createSlackEdge, slackMode, type RunningSlackEdge } from "../slack/app.js";
 import { removeDevRecord, writeDevRecord } from "./dev-record.js";
 import { activityDeps, buildServices, type Services } from "./services.js";
 
@@ -72,6 +66,15 @@ export async function startServer(
   logger: Logger,
   workerMetricsAddresses: readonly string[],
 ): Promise<RunningHttpServer & { closeAll(): Promise<void> }> {
+  // The HTTP side (Hono, the MCP SDK, Bolt, the metrics registry) loads only where it serves: `countersign worker` never holds it in memory.
+  const [{ ApprovalsClient }, { createApp }, { createMcpGateway }, { Metrics }, { listen }, { createSlackEdge, slackMode }] = await Promise.all([
+    import("../client/approvals.js"),
+    import("../server/app.js"),
+    import("../mcp/index.js"),
+    import("../server/metrics.js"),
+    import("../server/serve.js"),
+    import("../slack/app.js"),
+  ]);
   // Missing Slack secrets are a start-up error, before anything connects.
   if (services.config.slack !== undefined) slackMode(services.config.slack);
   const { client, connection } = await connectClient(target, services.dataConverter);
@@ -81,7 +84,11 @@ export async function startServer(
   let http: RunningHttpServer;
   const mcp = createMcpGateway({ services, approvals, metrics, logger });
   try {
-    slack = slackEdgeOf(services, approvals, logger, metrics);
+    const slackConfig = services.config.slack;
+    slack =
+      slackConfig !== undefined
+        ? createSlackEdge({ slack: slackConfig, tools: services.config.tools, approvals, policy: services.policy, grantKeys: services.grantKeys, issuer: services.config.issuer, logger, metrics })
+        : undefined;
     const app = createApp({ services, approvals, logger, metrics, ...(slack?.http !== undefined ? { slack: slack.http } : {}), ...(mcp !== undefined ? { mcp } : {}) });
     http = await listen(app, services.config.server.host, services.config.server.port);
     await slack?.start();
@@ -99,13 +106,6 @@ export async function startServer(
       await connection.close();
     },
   };
-}
-
-/** The Slack edge of a server, when `slack` is configured (fails fast when its secrets are missing). */
-function slackEdgeOf(services: Services, approvals: ApprovalsClient, logger: Logger, metrics: Metrics): RunningSlackEdge | undefined {
-  const slack = services.config.slack;
-  if (slack === undefined) return undefined;
-  return createSlackEdge({ slack, tools: services.config.tools, approvals, policy: services.policy, grantKeys: services.grantKeys, issuer: services.config.issuer, logger, metrics });
 }
 
 /** `countersign worker`: run until a signal, then drain. */
@@ -154,7 +154,7 @@ export async function runDev(
   installRuntime(logger, workerMetricsAddress);
   try {
     const services = await buildServices(config, { createMissingKeys: true });
-    if (config.slack !== undefined) slackMode(config.slack);
+    if (config.slack !== undefined) (await import("../slack/app.js")).slackMode(config.slack);
     temporal = await startDevServer({
       projectRoot: opts.projectRoot,
       dbFile: resolve(opts.stateDir, "temporal.db"),
@@ -205,7 +205,7 @@ async function startExampleTools(config: Config, serverUrl: string, stateDir: st
     return undefined;
   }
   // Loaded only here: the example ships beside the CLI in dist/, and nothing else of countersign needs it.
-  const { startToolsServer } = await import("../../examples/tools-server.js");
+  const [{ startToolsServer }, { createToolServerKit }, { demoWorkloadToken }] = await Promise.all([import("../../examples/tools-server.js"), import("../kit/index.js"), import("../demo/identities.js")]);
   const kit = createToolServerKit({ countersignUrl: serverUrl, issuer: config.issuer, audience: upstream.audience, workloadToken: () => demoWorkloadToken(stateDir, new URL(upstream.audience).pathname.slice(1)) });
   return startToolsServer({ kit, port: Number(new URL(upstream.url).port) });
 }

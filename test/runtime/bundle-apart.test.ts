@@ -1,0 +1,39 @@
+// The worker `countersign worker` and `dev` start bundles its workflow code in a child process
+// (worker/bundle-child.ts): the same bundle as bundling in process, and the worker's own process never
+// loads webpack (whose module graph and caches it would otherwise keep, about 80 MB of RSS).
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { bundleWorkflowsApart } from "../../worker/worker.js";
+import { sharedBundle } from "../support/stack.js";
+
+const WORKER_MODULE = fileURLToPath(new URL("../../worker/worker.js", import.meta.url));
+
+describe("the workflow code is bundled in a child process", function () {
+  this.timeout(120_000);
+
+  it("gives the same bundle as bundling in process", async function () {
+    const apart = await bundleWorkflowsApart();
+    assert.equal(apart.code, (await sharedBundle()).code);
+  });
+
+  it("leaves webpack out of the process that asked for the bundle", function () {
+    // A fresh process: this one may have loaded webpack for the tests' shared bundle.
+    const script = [
+      `import { createRequire } from "node:module";`,
+      `const { bundleWorkflows, bundleWorkflowsApart } = await import(${JSON.stringify(WORKER_MODULE)});`,
+      `const webpack = () => Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes("/node_modules/webpack/")).length;`,
+      `const bundle = await bundleWorkflowsApart();`,
+      `const apart = webpack();`,
+      `await bundleWorkflows();`,
+      `console.log(JSON.stringify({ bytes: bundle.code.length, apart, inProcess: webpack() }));`,
+    ].join("\n");
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 110_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const seen = JSON.parse(run.stdout.trim()) as { bytes: number; apart: number; inProcess: number };
+    assert.ok(seen.bytes > 100_000, `a bundle came back (${seen.bytes} bytes)`);
+    // @temporalio/worker itself loads webpack's entry point, whose members load lazily; bundling loads hundreds of modules.
+    assert.ok(seen.apart <= 2, `webpack modules in the asking process after bundling apart: ${seen.apart}`);
+    assert.ok(seen.inProcess > 100, `bundling in process loads webpack's modules (${seen.inProcess}): the check above can fail`);
+  });
+});
