@@ -4,17 +4,17 @@
 // to standard output; a failure goes to standard error with exit code 1.
 import { bundleWorkflowCode } from "@temporalio/worker";
 
-interface BundleRequest {
-  workflowsPath: string;
-  failureConverterPath: string;
-  workflowInterceptorModules?: string[];
-}
+import type { BundleRequest } from "./worker.js";
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
 async function main(): Promise<void> {
   const request = JSON.parse(process.argv[2] ?? "{}") as BundleRequest;
-  const bundle = await bundleWorkflowCode({ ...request, logger: quiet });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: request.workflowsPath,
+    ...(request.failureConverterPath !== undefined ? { failureConverterPath: request.failureConverterPath } : {}),
+    logger: quiet,
+  });
   await new Promise<void>((resolve, reject) => process.stdout.write(bundle.code, (err) => (err ? reject(err) : resolve())));
 }
 

@@ -17,13 +17,19 @@ export async function bundleWorkflows(): Promise<WorkflowBundle> {
 
 const BUNDLE_CHILD = fileURLToPath(new URL("./bundle-child.js", import.meta.url));
 
+/** What worker/bundle-child.ts bundles: a workflows module, and the failure converter when there is one. */
+export interface BundleRequest {
+  workflowsPath: string;
+  failureConverterPath?: string;
+}
+
 /**
- * The same bundle as {@link bundleWorkflows}, built in a child process (worker/bundle-child.ts): the
- * worker never loads webpack, whose module graph and caches would stay in its memory (about 80 MB of
- * RSS on Node 20) for as long as it runs. Rejects with the child's error output when bundling fails.
+ * Bundle workflow code in a child process (worker/bundle-child.ts): the asking process never loads
+ * webpack, whose module graph and caches would stay in its memory (about 80 MB of RSS on Node 20)
+ * for as long as it runs. Rejects with the child's error output when bundling fails.
  */
-export async function bundleWorkflowsApart(): Promise<WorkflowBundle> {
-  const child = spawn(process.execPath, [BUNDLE_CHILD, JSON.stringify({ workflowsPath: WORKFLOWS_PATH, failureConverterPath })], { stdio: ["ignore", "pipe", "pipe"] });
+export async function bundleApart(request: BundleRequest): Promise<WorkflowBundle> {
+  const child = spawn(process.execPath, [BUNDLE_CHILD, JSON.stringify(request)], { stdio: ["ignore", "pipe", "pipe"] });
   const out: Buffer[] = [];
   let err = "";
   child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
@@ -36,6 +42,11 @@ export async function bundleWorkflowsApart(): Promise<WorkflowBundle> {
   });
   if (code !== 0) throw new Error(`bundling the workflow code failed (exit ${code}): ${err}`);
   return { code: Buffer.concat(out).toString("utf8") };
+}
+
+/** The same bundle as {@link bundleWorkflows}, built in a child process ({@link bundleApart}). */
+export function bundleWorkflowsApart(): Promise<WorkflowBundle> {
+  return bundleApart({ workflowsPath: WORKFLOWS_PATH, failureConverterPath });
 }
 
 export interface WorkerOptions {
