@@ -6,14 +6,23 @@ import { bundleWorkflowCode } from "@temporalio/worker";
 
 import type { BundleRequest } from "./worker.js";
 
-const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+/**
+ * Webpack's own account of a failure (the module it could not resolve, the import not allowed in
+ * workflow code) goes to standard error, without the indented resolution details that follow each
+ * error (hundreds of lines); the rest of its output is dropped.
+ */
+const toStderr = (message: string): void => {
+  const lines = message.split("\n").filter((line) => line.trim() !== "" && !/^\s/.test(line));
+  process.stderr.write(`${lines.slice(0, 30).join("\n")}\n`);
+};
+const logger = { trace() {}, debug() {}, info() {}, warn: toStderr, error: toStderr, log() {} };
 
 async function main(): Promise<void> {
   const request = JSON.parse(process.argv[2] ?? "{}") as BundleRequest;
   const bundle = await bundleWorkflowCode({
     workflowsPath: request.workflowsPath,
     ...(request.failureConverterPath !== undefined ? { failureConverterPath: request.failureConverterPath } : {}),
-    logger: quiet,
+    logger,
   });
   await new Promise<void>((resolve, reject) => process.stdout.write(bundle.code, (err) => (err ? reject(err) : resolve())));
 }

@@ -5,6 +5,7 @@ import type { DataConverter } from "@temporalio/common";
 import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundle } from "@temporalio/worker";
 import { createActivities, type ActivityDeps, type Activities } from "../activities/index.js";
 import { failureConverterPath } from "../src/codec/payload-codec.js";
+import { CountersignError } from "../src/errors.js";
 
 /** Absolute path of the compiled workflow entry point. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL("../workflows/index.js", import.meta.url));
@@ -28,7 +29,7 @@ export interface BundleRequest {
  * webpack, whose module graph and caches would stay in its memory (about 80 MB of RSS on Node 20)
  * for as long as it runs. Rejects with the child's error output when bundling fails.
  */
-export async function bundleApart(request: BundleRequest): Promise<WorkflowBundle> {
+export async function bundleApart(request: BundleRequest, opts: { timeoutMs?: number } = {}): Promise<WorkflowBundle> {
   const child = spawn(process.execPath, [BUNDLE_CHILD, JSON.stringify(request)], { stdio: ["ignore", "pipe", "pipe"] });
   const out: Buffer[] = [];
   let err = "";
@@ -36,13 +37,25 @@ export async function bundleApart(request: BundleRequest): Promise<WorkflowBundl
   child.stderr.on("data", (chunk: Buffer) => {
     err = (err + chunk.toString("utf8")).slice(-4000);
   });
-  const code = await new Promise<number | null>((resolve, reject) => {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, opts.timeoutMs ?? BUNDLE_TIMEOUT_MS);
+  const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.once("error", reject);
-    child.once("close", resolve);
-  });
-  if (code !== 0) throw new Error(`bundling the workflow code failed (exit ${code}): ${err}`);
+    child.once("close", (code, signal) => resolve({ code, signal }));
+  }).finally(() => clearTimeout(timer));
+  if (ended.code !== 0) {
+    const how = timedOut ? `did not finish within ${opts.timeoutMs ?? BUNDLE_TIMEOUT_MS} ms` : ended.signal !== null ? `was killed (${ended.signal})` : `failed (exit ${ended.code})`;
+    // Webpack's reason (the child writes it to standard error) is what an operator needs to fix the code.
+    throw new CountersignError("internal", `bundling the workflow code ${how}${err.trim() !== "" ? `: ${err.trim()}` : ""}`);
+  }
   return { code: Buffer.concat(out).toString("utf8") };
 }
+
+/** Longest a bundle may take (a few seconds normally; a cold disk or a loaded machine takes longer). */
+const BUNDLE_TIMEOUT_MS = 180_000;
 
 /** The same bundle as {@link bundleWorkflows}, built in a child process ({@link bundleApart}). */
 export function bundleWorkflowsApart(): Promise<WorkflowBundle> {
