@@ -18,6 +18,9 @@ import { approvedBy, type ApprovalState } from "../../workflows/definitions.js";
 import { demoApproverToken, ensureDemoIdentities } from "../demo/identities.js";
 import { loadKeyStore } from "../grants/key-store.js";
 import { approvalView, type ApprovalView } from "../server/view.js";
+import type { HistorySource } from "../client/history.js";
+import { progressLine } from "./progress.js";
+import { renderReplaySummary, ReplayTally } from "./replay-report.js";
 import { displayJson, jsonForTerminal, safe } from "../text/neutralise.js";
 import { userInfo } from "node:os";
 
@@ -288,26 +291,40 @@ Or as an MCP agent through the gateway:
 
   program
     .command("replay [files...]")
-    .description("replay histories against the current workflow code; exit 1 on any non-determinism")
+    .description(
+      "replay histories against the current workflow code: progress on a terminal, then a summary (replayed, failed, by workflow type); " +
+        "exit 1 when any history fails or none is found",
+    )
     .option("--id <approval-id...>", "replay these approvals' histories from Temporal")
-    .option("--query <visibility-query>", "replay every workflow this visibility query finds")
-    .action(async (files: string[], opts: { id?: string[]; query?: string }, cmd: Command) => {
+    .option("--query <visibility-query>", "replay every workflow execution this visibility query finds (read page by page)")
+    .option("--json", "print the summary as one JSON object")
+    .action(async (files: string[], opts: { id?: string[]; query?: string; json?: boolean }, cmd: Command) => {
       const cfg = config(cmd);
       const chosen = [files.length > 0, opts.id !== undefined, opts.query !== undefined].filter(Boolean).length;
       if (chosen !== 1) cmd.error("give history files, --id or --query (exactly one)", { exitCode: 2 });
       const converter = await dataConverterOf(cfg);
-      const { replay } = await import("../client/history.js");
-      const results =
-        files.length > 0
-          ? await replay({ files }, converter)
-          : await withClient(cfg, (client) => replay(opts.id !== undefined ? { client, ids: opts.id } : { client, query: opts.query ?? "" }, converter));
-      let failed = 0;
-      for (const r of results) {
-        if (r.error !== undefined) failed++;
-        console.log(`${r.error === undefined ? "ok  " : "FAIL"}  ${r.workflowId}${r.error !== undefined ? `  ${r.error.name}: ${r.error.message}` : ""}`);
+      const { historyCount, installReplayRuntime, replay } = await import("../client/history.js");
+      installReplayRuntime(createLogger(cfg.logLevel));
+      const progress = progressLine(process.stderr);
+      const tally = new ReplayTally();
+      const run = async (source: HistorySource): Promise<void> => {
+        // The total is for the progress line only: asked for (from Temporal, for a query) only when there is a line to show.
+        const total = process.stderr.isTTY ? await historyCount(source) : undefined;
+        progress.show("replay: preparing the workflow code");
+        for await (const outcome of replay(source, converter)) {
+          tally.add(outcome);
+          progress.show(`replay: ${tally.histories}${total !== undefined ? ` of ${total}` : ""} histories, ${tally.failed} failed`);
+        }
+      };
+      try {
+        if (files.length > 0) await run({ files });
+        else await withClient(cfg, (client) => run(opts.id !== undefined ? { client, ids: opts.id } : { client, query: opts.query ?? "" }));
+      } finally {
+        progress.clear();
       }
-      console.log(`${results.length - failed} replayed cleanly, ${failed} failed`);
-      if (failed > 0 || results.length === 0) process.exitCode = 1;
+      const summary = tally.toJSON();
+      console.log(opts.json === true ? jsonForTerminal(summary) : renderReplaySummary(summary));
+      if (summary.failed > 0 || summary.histories === 0) process.exitCode = 1;
     });
 
   program

@@ -149,7 +149,7 @@ function messages(err: unknown): string {
 }
 
 /** Whether a gRPC status code from `codes` appears anywhere in the error's cause chain. */
-function hasGrpcCode(err: unknown, ...codes: number[]): boolean {
+export function hasGrpcCode(err: unknown, ...codes: number[]): boolean {
   return [...causes(err)].some((e) => typeof e.code === "number" && codes.includes(e.code));
 }
 
