@@ -6,6 +6,9 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
 
+/** Tool names in the catalog: letters, digits, '_', '.', ':', '-'; safe to quote in a visibility query. */
+export const TOOL_NAME_PATTERN = /^[A-Za-z0-9_.:-]+$/;
+
 const DurationSeconds = z.number().int().positive();
 /** `host:port` (an IPv6 host in brackets), as the Temporal SDK's Prometheus exporter binds it. */
 const HostPortSchema = z
@@ -140,7 +143,7 @@ export const ConfigFileSchema = z.strictObject({
   }),
   directory: z.string().min(1),
   policies: z.string().min(1),
-  tools: z.record(z.string().regex(/^[A-Za-z0-9_.:-]+$/, "tool names use letters, digits, '_', '.', ':', '-'"), ToolSchema),
+  tools: z.record(z.string().regex(TOOL_NAME_PATTERN, "tool names use letters, digits, '_', '.', ':', '-'"), ToolSchema),
   grants: z.strictObject({
     keyFile: z.string().min(1),
     ttlSeconds: DurationSeconds.max(3600).default(300),

@@ -5,10 +5,10 @@ import { resolve, dirname } from "node:path";
 import type { Client } from "@temporalio/client";
 import type { DataConverter } from "@temporalio/common";
 import { fileURLToPath } from "node:url";
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { ApprovalsClient } from "../client/approvals.js";
 import { redactArguments } from "../client/redact.js";
-import { cliTokenFromEnv, configPath, loadConfig, serverUrlFromEnv, stateDirFromEnv, toolEntry, type Config } from "../config.js";
+import { cliTokenFromEnv, configPath, loadConfig, serverUrlFromEnv, stateDirFromEnv, TOOL_NAME_PATTERN, toolEntry, type Config } from "../config.js";
 import { loadPayloadKeys, rotatePayloadKey } from "../codec/payload-keys.js";
 import { CountersignError, isErrorCode, toCountersignError } from "../errors.js";
 import { rotateKey } from "../grants/key-store.js";
@@ -19,6 +19,7 @@ import { demoApproverToken, ensureDemoIdentities } from "../demo/identities.js";
 import { loadKeyStore } from "../grants/key-store.js";
 import { approvalView, type ApprovalView } from "../server/view.js";
 import type { HistorySource } from "../client/history.js";
+import { orderPending, PENDING_SORTS, type PendingSort } from "../client/pending-order.js";
 import { progressLine } from "./progress.js";
 import { renderReplaySummary, ReplayTally } from "./replay-report.js";
 import { displayJson, jsonForTerminal, safe } from "../text/neutralise.js";
@@ -70,6 +71,24 @@ async function withApprovals<T>(cfg: Config, fn: (approvals: ApprovalsClient) =>
 
 /** The most `pending --limit` asks for: Temporal's default cap on a visibility page (frontend.visibilityMaxPageSize). */
 const PENDING_LIMIT_MAX = 1000;
+
+/** `--tool`: a catalog tool name (TOOL_NAME_PATTERN), which quotes safely in a visibility query. */
+function pendingTool(value: string): string {
+  if (!TOOL_NAME_PATTERN.test(value)) throw new InvalidArgumentError("a tool name is letters, digits, '_', '.', ':', '-'");
+  return value;
+}
+
+const DURATION_UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** The longest `--older-than`: ten years, beyond any approval's life (deadline at most a year, plus the grant's TTL). */
+const OLDER_THAN_MAX_MS = 3650 * DURATION_UNIT_MS.d;
+
+/** `--older-than`: a whole number and a unit (s, m, h, d), up to 3650d; in ms. */
+function olderThanMs(value: string): number {
+  const match = /^([0-9]{1,7})([smhd])$/.exec(value);
+  const ms = match !== null ? Number(match[1]) * DURATION_UNIT_MS[match[2] as keyof typeof DURATION_UNIT_MS] : NaN;
+  if (!(ms > 0 && ms <= OLDER_THAN_MAX_MS)) throw new InvalidArgumentError("give a whole number of s, m, h or d above zero and up to 3650d (10m, 2h, 7d)");
+  return ms;
+}
 
 function pendingLimit(value: string): number {
   const n = Number(value);
@@ -205,15 +224,34 @@ Or as an MCP agent through the gateway:
 
   program
     .command("pending")
-    .description("list open approvals")
+    .description("list open approvals, newest first (or --sort age|deadline)")
     .option("--tenant <tenant>", "only this tenant")
+    .option("--tool <tool>", "only approvals of this tool", pendingTool)
+    .option("--older-than <duration>", "only approvals started longer ago than this: a whole number of s, m, h or d (10m, 2h)", olderThanMs)
+    .addOption(
+      new Option("--sort <order>", "newest first, oldest first (age), or soonest deadline first (deadline: reads each row's state, so a worker must run)")
+        .choices(PENDING_SORTS)
+        .default("newest"),
+    )
     .option("--json", "print JSON")
-    .option("--limit <n>", `at most this many, newest first (1-${PENDING_LIMIT_MAX})`, pendingLimit, 100)
-    .action(async (opts: { tenant?: string; json?: boolean; limit: number }, cmd: Command) => {
-      const rows = await withApprovals(config(cmd), (a) => a.pending(opts.tenant, opts.limit));
+    .option("--limit <n>", `at most this many rows, read newest first; --sort orders these (1-${PENDING_LIMIT_MAX})`, pendingLimit, 100)
+    .action(async (opts: { tenant?: string; tool?: string; olderThan?: number; sort: PendingSort; json?: boolean; limit: number }, cmd: Command) => {
+      const startedBefore = opts.olderThan !== undefined ? new Date(Date.now() - opts.olderThan) : undefined;
+      const rows = await withApprovals(config(cmd), async (a) =>
+        orderPending(await a.pending(opts.tenant, opts.limit, { tool: opts.tool, startedBefore }), opts.sort, (id) => a.state(id)),
+      );
+      // Sorted rows are the newest `limit` ones put in another order: say so when older ones may have been left out.
+      if (opts.sort !== "newest" && rows.length === opts.limit) {
+        console.error(`countersign: sorted the ${opts.limit} newest matching approvals; more may be open (raise --limit, or narrow with --tenant, --tool, --older-than)`);
+      }
       if (opts.json === true) console.log(jsonForTerminal(rows));
       else if (rows.length === 0) console.log("no open approvals");
-      else for (const r of rows) console.log(safe`${r.id}  ${r.status}  ${r.tenant}  ${r.tool}  principal=${r.principal}  agent=${r.agent}  ${r.startedAt.toISOString()}`);
+      else {
+        for (const r of rows) {
+          const deadline = r.deadline === undefined ? "" : `  deadline ${r.deadline?.toISOString() ?? "-"}`;
+          console.log(safe`${r.id}  ${r.status}  ${r.tenant}  ${r.tool}  principal=${r.principal}  agent=${r.agent}  ${r.startedAt.toISOString()}` + deadline);
+        }
+      }
     });
 
   program

@@ -14,6 +14,7 @@ import { ApplicationFailure, TypedSearchAttributes } from "@temporalio/common";
 import proto from "@temporalio/proto";
 import { ApprovalError, CountersignError, isErrorCode, RequestError } from "../errors.js";
 import { KeyedLimit, KeyedLimitTimeout } from "./keyed-limit.js";
+import { TOOL_NAME_PATTERN } from "../config.js";
 import { approvalWorkflow } from "../../workflows/approval.js";
 import {
   agentSearchAttribute,
@@ -500,17 +501,27 @@ export class ApprovalsClient {
   }
 
   /**
-   * Open approvals (undecided, or approved and unredeemed), newest first, from Temporal visibility.
-   * @throws RequestError `invalid_request` for a tenant name that could not be quoted safely in the query.
+   * Open approvals (undecided, or approved and unredeemed), newest first, from Temporal visibility: at
+   * most `limit`, and Temporal is asked for a page of no more. `narrow` keeps only one tool's, or those
+   * started before a moment (`startedBefore`, on the execution's StartTime).
+   * @throws RequestError `invalid_request` for a tenant or tool name that could not be quoted safely in the query.
    */
-  async pending(tenant?: string, limit = 100): Promise<Array<{ id: string; tenant: string; tool: string; principal: string; agent: string; status: string; startedAt: Date }>> {
+  async pending(tenant?: string, limit = 100, narrow: { tool?: string | undefined; startedBefore?: Date | undefined } = {}): Promise<PendingRow[]> {
     const clauses = [`${statusSearchAttribute.name} IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(", ")})`, `ExecutionStatus = 'Running'`];
+    // Refuse rather than rewrite: a stripped quote would silently list another tenant's or tool's.
     if (tenant !== undefined) {
-      // Refuse rather than rewrite: a stripped quote would silently list another tenant.
       if (!TENANT_PATTERN.test(tenant)) throw new RequestError("invalid_request", "tenant must be 1-256 letters, digits, '.', '_', ':', '@', '-'");
       clauses.push(`${tenantSearchAttribute.name} = '${tenant}'`);
     }
-    const out = [];
+    if (narrow.tool !== undefined) {
+      if (!TOOL_NAME_PATTERN.test(narrow.tool)) throw new RequestError("invalid_request", "a tool name is letters, digits, '_', '.', ':', '-'");
+      clauses.push(`${toolSearchAttribute.name} = '${narrow.tool}'`);
+    }
+    if (narrow.startedBefore !== undefined) {
+      if (Number.isNaN(narrow.startedBefore.getTime())) throw new RequestError("invalid_request", "startedBefore is not a valid time");
+      clauses.push(`StartTime < '${narrow.startedBefore.toISOString()}'`);
+    }
+    const out: PendingRow[] = [];
     // Ask for no more than is shown: a full default page costs the visibility store (and this call) far more.
     for await (const wf of this.client.workflow.list({ query: clauses.join(" AND "), pageSize: limit })) {
       const sa = wf.typedSearchAttributes;
@@ -527,6 +538,17 @@ export class ApprovalsClient {
     }
     return out;
   }
+}
+
+/** One open approval as `pending` lists it: what visibility's search attributes and start time say. */
+export interface PendingRow {
+  id: string;
+  tenant: string;
+  tool: string;
+  principal: string;
+  agent: string;
+  status: string;
+  startedAt: Date;
 }
 
 /** The state of a run that refused its input (see the workflow): it never became an approval. */
