@@ -90,6 +90,19 @@ const McpSchema = z.strictObject({
   upstreams: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "letters, digits, '_', '.', '-'"), McpUpstreamSchema),
 });
 
+/** A web origin exactly as browsers send it in `Origin`: scheme, host and port only (`https://temporal.example.com`). */
+const OriginSchema = z
+  .string()
+  .refine((v) => URL.canParse(v) && ["http:", "https:"].includes(new URL(v).protocol) && new URL(v).origin === v, "an origin: http(s)://host[:port], no path or trailing slash");
+
+const CodecSchema = z.strictObject({
+  /**
+   * Origins of the Temporal UIs whose pages may call `/codec/*` from the browser (CORS, exact match).
+   * `dev` adds the UI it runs.
+   */
+  uiOrigins: z.array(OriginSchema).default([]),
+});
+
 const SlackIdSchema = (what: string, prefix: string) => z.string().regex(new RegExp(`^${prefix}[A-Z0-9]{2,32}$`), `a Slack ${what} id (${prefix}…)`);
 
 const SlackTenantSchema = z.strictObject({
@@ -178,6 +191,8 @@ export const ConfigFileSchema = z.strictObject({
   slack: SlackSchema.optional(),
   /** The MCP gateway at `/mcp` (see README "MCP gateway"). Off when absent. */
   mcp: McpSchema.optional(),
+  /** The Temporal UI's remote codec at `/codec/*` (see README "Reading approvals in the Temporal UI"). */
+  codec: CodecSchema.prefault({}),
   temporal: z
     .strictObject({
       taskQueue: z.string().min(1).default("countersign"),
@@ -211,6 +226,8 @@ export interface Config {
   slack: SlackConfig | undefined;
   /** The MCP gateway, when configured. */
   mcp: McpConfig | undefined;
+  /** The remote codec: which Temporal UI origins may call it from a browser. */
+  codec: { uiOrigins: string[] };
   temporal: { taskQueue: string; namespace: string | undefined };
   logLevel: string;
 }
@@ -370,6 +387,7 @@ export function resolveConfig(raw: unknown, path: string): Config {
     worker: { metricsAddress: c.worker.metricsAddress, maxCachedWorkflows: c.worker.maxCachedWorkflows },
     slack: c.slack === undefined ? undefined : resolveSlack(c.slack, abs, path),
     mcp: c.mcp === undefined ? undefined : resolveMcp(c.mcp, c.tools, publicUrl, path),
+    codec: { uiOrigins: c.codec.uiOrigins },
     temporal: { taskQueue: c.temporal.taskQueue, namespace: c.temporal.namespace },
     logLevel: process.env.COUNTERSIGN_LOG_LEVEL ?? process.env.LOG_LEVEL ?? "info",
   };
