@@ -53,6 +53,11 @@ function isStatusChange(event: proto.temporal.api.history.v1.IHistoryEvent): boo
   return Object.hasOwn(fields, statusSearchAttribute.name);
 }
 
+/** Approval ids as {@link approvalId} makes them (the workflow ids of approvals). */
+export const APPROVAL_ID_PATTERN = /^appr_[A-Za-z0-9_-]{32}$/;
+/** Most runs of one approval id {@link ApprovalsClient.tenantsOf} reads. */
+const MAX_RUNS_READ = 100;
+
 /** Tenant names: safe to quote in a visibility query. The HTTP edge refuses others at filing. */
 export const TENANT_PATTERN = /^[A-Za-z0-9._:@-]{1,256}$/;
 
@@ -498,6 +503,35 @@ export class ApprovalsClient {
       new ApprovalError("approval_not_pending", `approval is ${s.status}`),
     );
     return withoutGrantToken(state);
+  }
+
+  /** The Temporal namespace this client works in. */
+  get namespace(): string {
+    return this.client.options.namespace;
+  }
+
+  /**
+   * The tenants that the runs of approval `id` were filed for, from visibility (each run's
+   * CountersignTenant, set when it started): one entry for a real approval, none when no run is known,
+   * several when someone with write access to the namespace started a run of that id for another
+   * tenant. At most {@link MAX_RUNS_READ} runs are read; a longer list counts as an unknown tenant ("").
+   * @throws CountersignError `unavailable` when Temporal does not answer within the RPC deadline.
+   */
+  async tenantsOf(id: string): Promise<string[]> {
+    // Ids are quoted into the query: only the form countersign mints reaches it (its own ids never hold a quote).
+    if (!APPROVAL_ID_PATTERN.test(id)) return [];
+    return this.rpc(async () => {
+      const tenants = new Set<string>();
+      let runs = 0;
+      for await (const wf of this.client.workflow.list({ query: `WorkflowId = '${id}'`, pageSize: MAX_RUNS_READ })) {
+        tenants.add(wf.typedSearchAttributes.get(tenantSearchAttribute) ?? "");
+        if (++runs >= MAX_RUNS_READ) {
+          tenants.add("");
+          break;
+        }
+      }
+      return [...tenants];
+    });
   }
 
   /**

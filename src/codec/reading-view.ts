@@ -8,9 +8,10 @@ import { neutraliseLines } from "../text/neutralise.js";
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder("utf-8", { fatal: true });
 
-// Compact JWS (three segments; an unsigned one has an empty third) or JWE (five). Which of them is a
-// token is decided by the first segment: a base64url JSON header naming an `alg`.
-const COMPACT_TOKEN = /[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?/g;
+// Compact JWS (three segments; a detached payload or an unsigned token leaves one empty) or JWE (five;
+// direct key agreement leaves the key empty). Which of them is a token is decided by the first
+// segment: a base64url JSON header naming an `alg`.
+const COMPACT_TOKEN = /[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?/g;
 const SAFE_TYP = /^[A-Za-z0-9.+_-]{1,64}$/;
 /** No string is cut: the UI shows the whole recorded value. */
 const NO_CUT = Number.MAX_SAFE_INTEGER;

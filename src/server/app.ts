@@ -1,4 +1,4 @@
-// The HTTP API of the README (agent API, approver decisions, grant redemption, JWKS, health, metrics) as a Hono app.
+// The HTTP API of the README (agent API, approver decisions, grant redemption, the Temporal UI's codec, JWKS, health, metrics) as a Hono app.
 // Every body is parsed with zod; every failure is `{"error":{"code","message"}}` with a stable code.
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -17,6 +17,7 @@ import { Metrics } from "./metrics.js";
 import { ApprovalIdSchema, CreateApprovalBodySchema, DecisionBodySchema, RedeemBodySchema, RevokeBodySchema, WaitQuerySchema } from "./schemas.js";
 import { submitDecision } from "../decisions/submit.js";
 import { approvalView } from "./view.js";
+import { mountCodec } from "./codec.js";
 import { fileApproval } from "./file-approval.js";
 import { mountMcp, type McpGateway } from "../mcp/index.js";
 import { SLACK_BODY_LIMIT_BYTES, type HttpSlackReceiver } from "../slack/receiver.js";
@@ -35,6 +36,8 @@ export interface AppDeps {
   slack?: HttpSlackReceiver;
   /** The MCP gateway (config `mcp`): mounted at its resource path, with its resource metadata. */
   mcp?: McpGateway;
+  /** The origin of a Temporal UI that may call the codec besides `codec.uiOrigins` (the one `countersign dev` runs). */
+  temporalUiOrigin?: string;
 }
 
 /**
@@ -260,6 +263,9 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   if (deps.mcp !== undefined && mcpConfig !== undefined) mountMcp(app, { services, gateway: deps.mcp, config: mcpConfig, logger });
+
+  // The Temporal UI's remote codec, for operations staff (README "Reading approvals in the Temporal UI").
+  mountCodec(app, { services, approvals, logger, uiOrigins: [...services.config.codec.uiOrigins, ...(deps.temporalUiOrigin !== undefined ? [deps.temporalUiOrigin] : [])] });
 
   app.get("/.well-known/jwks.json", async (c) => {
     await services.grantKeys.refresh();
