@@ -15,7 +15,7 @@ import { rotateKey } from "../grants/key-store.js";
 import { createLogger } from "../log.js";
 import { readDevRecord, type DevRecord } from "../runtime/dev-record.js";
 import { approvedBy, type ApprovalState } from "../../workflows/definitions.js";
-import { demoApproverToken, ensureDemoIdentities } from "../demo/identities.js";
+import { DEMO_OPS_TOKEN_TTL_SECONDS, demoApproverToken, demoOpsToken, ensureDemoIdentities } from "../demo/identities.js";
 import { loadKeyStore } from "../grants/key-store.js";
 import { approvalView, type ApprovalView } from "../server/view.js";
 import type { HistorySource } from "../client/history.js";
@@ -184,7 +184,7 @@ export function buildProgram(): Command {
 countersign dev is ready (${info.readyMs} ms)
   HTTP API      ${info.serverUrl}
   Temporal      ${info.temporalAddress}
-  Temporal UI   ${info.temporalUiUrl ?? "(disabled)"}
+  Temporal UI   ${info.temporalUiUrl ?? "(disabled)"}${info.codecEndpoint !== undefined ? `  (decodes through ${info.codecEndpoint})` : ""}
   Slack         ${slackLine(cfg, info.serverUrl)}
   MCP gateway   ${cfg.mcp !== undefined ? `${info.serverUrl}${new URL(cfg.mcp.resource).pathname} (resource ${cfg.mcp.resource})` : "off (no mcp section in the config)"}
   tools server  ${info.toolsUrl ?? "(not started: --example-tools)"}
@@ -199,7 +199,17 @@ Try an approval (in another terminal):
 Or as an MCP agent through the gateway:
   node dist/examples/agent.js                         # looks a payment up, then asks to refund it and waits
   npx countersign approve <approval-id> --as bob      # the agent resumes with the tool's result
-`);
+${
+  info.codecEndpoint !== undefined && info.temporalUiUrl !== undefined
+    ? `
+Read approvals decoded in the Temporal UI (README "Reading approvals in the Temporal UI"):
+  npx countersign ops-token --as bob                  # an ops token of acme, valid an hour
+  open ${info.codecEndpoint}/session and paste it     # your browser keeps it in a cookie for the codec
+  in ${info.temporalUiUrl}: Data Encoder settings (top bar) → this browser, endpoint ${info.codecEndpoint},
+  tick "Include cross-origin credentials", apply; then open an approval's workflow page
+`
+    : ""
+}`);
         },
       });
     });
@@ -305,6 +315,19 @@ Or as an MCP agent through the gateway:
         printDecision(await decideOverHttp(opts.url ?? serverUrlFromEnv() ?? devServerUrl(cfg) ?? cfg.server.publicUrl, id, bearer, { decision: verb, ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }));
       });
   }
+
+  program
+    .command("ops-token")
+    .description("demo only: print a countersign:ops token of the demo issuer for a user, to sign the browser in at <server>/codec/session and read decoded approvals in the Temporal UI")
+    .requiredOption("--as <user>", "the directory user (the token reaches that user's tenant only)")
+    .action(async (opts: { as: string }, cmd: Command) => {
+      const cfg = config(cmd);
+      const token = await demoOpsToken(cfg, opts.as);
+      // The token alone on stdout (for scripts); how to use it on stderr.
+      console.log(token);
+      const server = (devServerUrl(cfg) ?? cfg.server.publicUrl).replace(/\/+$/, "");
+      console.error(`valid ${DEMO_OPS_TOKEN_TTL_SECONDS / 60} minutes; paste it at ${server}/codec/session (README "Reading approvals in the Temporal UI")`);
+    });
 
   program
     .command("revoke <approval-id>")
