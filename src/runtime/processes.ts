@@ -59,12 +59,16 @@ export async function startWorker(services: Services, target: TemporalTarget, lo
   return { worker, done };
 }
 
-/** The HTTP server; its `/metrics` appends what the worker metrics endpoints at `workerMetricsAddresses` serve. */
+/**
+ * The HTTP server; its `/metrics` appends what the worker metrics endpoints at `workerMetricsAddresses` serve.
+ * `opts.temporalUiOrigin`: a Temporal UI whose browser may call the codec besides `codec.uiOrigins` (dev's own).
+ */
 export async function startServer(
   services: Services,
   target: TemporalTarget,
   logger: Logger,
   workerMetricsAddresses: readonly string[],
+  opts: { temporalUiOrigin?: string } = {},
 ): Promise<RunningHttpServer & { closeAll(): Promise<void> }> {
   // The HTTP side (Hono, the MCP SDK, Bolt, the metrics registry) loads only where it serves: `countersign worker` never holds it in memory.
   const [{ ApprovalsClient }, { createApp }, { createMcpGateway }, { Metrics }, { listen }, { createSlackEdge, slackMode }] = await Promise.all([
@@ -89,7 +93,7 @@ export async function startServer(
       slackConfig !== undefined
         ? createSlackEdge({ slack: slackConfig, tools: services.config.tools, approvals, policy: services.policy, grantKeys: services.grantKeys, issuer: services.config.issuer, logger, metrics })
         : undefined;
-    const app = createApp({ services, approvals, logger, metrics, ...(slack?.http !== undefined ? { slack: slack.http } : {}), ...(mcp !== undefined ? { mcp } : {}) });
+    const app = createApp({ services, approvals, logger, metrics, ...(slack?.http !== undefined ? { slack: slack.http } : {}), ...(mcp !== undefined ? { mcp } : {}), ...opts });
     http = await listen(app, services.config.server.host, services.config.server.port);
     await slack?.start();
   } catch (err) {
@@ -155,18 +159,22 @@ export async function runDev(
   try {
     const services = await buildServices(config, { createMissingKeys: true });
     if (config.slack !== undefined) (await import("../slack/app.js")).slackMode(config.slack);
+    // The UI decodes through this server's codec (README "Reading approvals in the Temporal UI").
+    const codecEndpoint = codecEndpointOf(config);
+    if (codecEndpoint === undefined) logger.info("server.port is 0: the Temporal UI starts without a codec endpoint");
     temporal = await startDevServer({
       projectRoot: opts.projectRoot,
       dbFile: resolve(opts.stateDir, "temporal.db"),
       ui: true,
       port: opts.temporalPort,
       uiPort: opts.temporalUiPort,
+      ...(codecEndpoint !== undefined ? { uiCodecEndpoint: codecEndpoint } : {}),
       log: (msg) => logger.info(msg),
     });
     const target = temporalTarget(config, { address: temporal.address, namespace: temporal.namespace });
     // The cards link to the approval in the UI this command runs, unless the config names another.
     worker = await startWorker(services, target, logger, temporal.uiUrl !== undefined ? { temporalUiUrl: temporal.uiUrl } : {});
-    server = await startServer(services, target, logger, [scrapeAddress(workerMetricsAddress), ...config.server.workerMetricsAddresses]);
+    server = await startServer(services, target, logger, [scrapeAddress(workerMetricsAddress), ...config.server.workerMetricsAddresses], temporal.uiUrl !== undefined ? { temporalUiOrigin: new URL(temporal.uiUrl).origin } : {});
     writeDevRecord({
       configFile: config.file,
       stateDir: resolve(opts.stateDir),
@@ -177,7 +185,14 @@ export async function runDev(
     });
     recorded = true;
     if (opts.exampleTools === true) tools = await startExampleTools(config, server.url, opts.stateDir, logger);
-    opts.onReady?.({ serverUrl: server.url, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, readyMs: Date.now() - startedAt, ...(tools !== undefined ? { toolsUrl: tools.url } : {}) });
+    opts.onReady?.({
+      serverUrl: server.url,
+      temporalAddress: temporal.address,
+      temporalUiUrl: temporal.uiUrl,
+      readyMs: Date.now() - startedAt,
+      ...(codecEndpoint !== undefined ? { codecEndpoint } : {}),
+      ...(tools !== undefined ? { toolsUrl: tools.url } : {}),
+    });
     await Promise.race([untilSignal(), worker.done]);
   } finally {
     // Each step runs even if an earlier one failed: never leave the dev server orphaned. The record
@@ -210,6 +225,17 @@ async function startExampleTools(config: Config, serverUrl: string, stateDir: st
   return startToolsServer({ kit, port: Number(new URL(upstream.url).port) });
 }
 
+/**
+ * The codec endpoint of the HTTP server `dev` is about to start, as this machine's browser reaches it
+ * (a wildcard host means loopback); undefined for port 0, which is not known before it listens.
+ */
+function codecEndpointOf(config: Config): string | undefined {
+  const { host, port } = config.server;
+  if (port === 0) return undefined;
+  const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  return `http://${shown}:${port}/codec`;
+}
+
 /** Where to reach an exporter bound to `address` from this host: a wildcard host means loopback. */
 function scrapeAddress(address: string): string {
   if (address.startsWith("0.0.0.0:")) return `127.0.0.1:${address.slice("0.0.0.0:".length)}`;
@@ -229,4 +255,6 @@ export interface DevInfo {
   readyMs: number;
   /** The example MCP tools server's endpoint (`dev --example-tools`). */
   toolsUrl?: string;
+  /** The codec endpoint the Temporal UI was started with. */
+  codecEndpoint?: string;
 }
