@@ -194,7 +194,8 @@ export function mountCodec(app: Hono, deps: CodecDeps): void {
   const pageHeaders = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    // Not no-referrer: with it the browser sends `Origin: null` on the form post, which must name this page.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
   };
 
