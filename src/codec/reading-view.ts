@@ -2,7 +2,9 @@
 // with every token masked and every string neutralised (README "Reading approvals in the Temporal UI").
 // Decoded payloads are for reading decisions, not for lifting credentials.
 import type { Payload } from "@temporalio/common";
+import { redactArguments } from "../client/redact.js";
 import { CountersignError } from "../errors.js";
+import type { Json } from "../../workflows/definitions.js";
 import { neutraliseLines } from "../text/neutralise.js";
 
 const utf8 = new TextEncoder();
@@ -56,15 +58,41 @@ function readable(value: unknown): unknown {
   return value;
 }
 
+/** What a tool's arguments show in place of their values when the tool is not in the catalog. */
+export const UNLISTED_ARGUMENTS = "[not shown: the tool is not in the catalog]";
+
+/**
+ * `value` with the tool catalog's `redact` rules applied wherever it holds a tool call (an object with
+ * a string `tool` and `arguments`: the approval's input, the request query's answer): the fields the
+ * catalog redacts for that tool read `[redacted]`, and a tool not in the catalog shows no arguments.
+ */
+function withArgumentsRedacted(value: unknown, redactFor: (tool: string) => readonly string[] | undefined): unknown {
+  if (Array.isArray(value)) return value.map((item) => withArgumentsRedacted(item, redactFor));
+  if (value === null || typeof value !== "object") return value;
+  const object = value as Record<string, unknown>;
+  const call = typeof object.tool === "string" && Object.hasOwn(object, "arguments") ? object.tool : undefined;
+  return Object.fromEntries(
+    Object.entries(object).map(([key, item]) => {
+      if (call !== undefined && key === "arguments") {
+        const rules = redactFor(call);
+        return [key, rules === undefined ? UNLISTED_ARGUMENTS : redactArguments(item as Json, rules)];
+      }
+      return [key, withArgumentsRedacted(item, redactFor)];
+    }),
+  );
+}
+
 /**
  * The payload as a person may read it: a `json/plain` payload's JSON with every token masked
  * ({@link maskTokens}) and every string and key passed through the neutraliser (control, format and
  * bidi characters become visible `\u{XXXX}`; line breaks stay; nothing is cut). Metadata is kept. A
- * `binary/null` payload (no value) is returned as it is.
+ * `binary/null` payload (no value) is returned as it is. With `redactFor` (the tool catalog's `redact`
+ * rules by tool; undefined for a tool not in the catalog), tool arguments are redacted as everywhere
+ * else a person reads them.
  * @throws CountersignError `payload_rejected` for any other encoding, data that is not UTF-8 JSON,
  * or two keys of one object that read alike once neutralised: what cannot be masked is not shown.
  */
-export function readingView(payload: Payload): Payload {
+export function readingView(payload: Payload, opts: { redactFor?: (tool: string) => readonly string[] | undefined } = {}): Payload {
   const encodingBytes = payload.metadata?.encoding;
   const encoding = encodingBytes === undefined || encodingBytes === null ? undefined : Buffer.from(encodingBytes).toString("utf8");
   if (encoding === "binary/null") return payload;
@@ -75,5 +103,6 @@ export function readingView(payload: Payload): Payload {
   } catch (cause) {
     throw new CountersignError("payload_rejected", "json/plain payload is not UTF-8 JSON", { cause, detail: { reason: "not_json" } });
   }
-  return { ...payload, data: utf8.encode(JSON.stringify(readable(value))) };
+  const shown = opts.redactFor !== undefined ? withArgumentsRedacted(value, opts.redactFor) : value;
+  return { ...payload, data: utf8.encode(JSON.stringify(readable(shown))) };
 }

@@ -168,7 +168,7 @@ export function mountCodec(app: Hono, deps: CodecDeps): void {
         const { payload, owner } = decryptAsStated(keys, fromJson(raw));
         // Another tenant's approval reads like a missing one, as everywhere else.
         if (!(await isCallers(owner))) return notDecoded(raw, "not_found");
-        return toJson(readingView(payload));
+        return toJson(readingView(payload, { redactFor: (tool) => services.config.tools[tool]?.redact }));
       } catch (err) {
         if (err instanceof CountersignError && err.code === "payload_rejected") return notDecoded(raw, "payload_rejected");
         throw err;

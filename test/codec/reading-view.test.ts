@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import type { Payload } from "@temporalio/common";
 import { SignJWT, generateKeyPair, CompactEncrypt } from "jose";
-import { maskTokens, readingView } from "../../src/codec/reading-view.js";
+import { maskTokens, readingView, UNLISTED_ARGUMENTS } from "../../src/codec/reading-view.js";
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array | null | undefined): string => new TextDecoder().decode(b ?? new Uint8Array());
@@ -63,5 +63,17 @@ describe("reading view of decoded payloads", () => {
     assert.throws(() => readingView({ data: utf8("{}") }), { code: "payload_rejected" });
     assert.throws(() => readingView({ metadata: { encoding: utf8("json/plain") }, data: utf8("{not json") }), { code: "payload_rejected" });
     assert.throws(() => readingView({ metadata: { encoding: utf8("json/plain") }, data: new Uint8Array([0x22, 0xff, 0x22]) }), { code: "payload_rejected" });
+  });
+
+  it("applies the catalog's redact rules to every tool call it holds, and shows no arguments of a tool not in the catalog", () => {
+    const redactFor = (tool: string): readonly string[] | undefined => (tool === "payments.refund" ? ["card_number", "customer.email"] : undefined);
+    const input = { tool: "payments.refund", arguments: { card_number: "4242", customer: { email: "a@b.test", name: "Ada" }, nested: [{ card_number: "1111" }] }, intent: { taskId: "t" } };
+    const shown = JSON.parse(text(readingView(json([input, { tool: "shell.exec", arguments: { cmd: "rm -rf /" } }, { arguments: { card_number: "9" } }]), { redactFor }).data)) as unknown;
+    assert.deepEqual(shown, [
+      { tool: "payments.refund", arguments: { card_number: "[redacted]", customer: { email: "[redacted]", name: "Ada" }, nested: [{ card_number: "[redacted]" }] }, intent: { taskId: "t" } },
+      { tool: "shell.exec", arguments: UNLISTED_ARGUMENTS },
+      { arguments: { card_number: "9" } },
+    ]);
+    assert.deepEqual(JSON.parse(text(readingView(json(input)).data)), input, "without rules nothing is redacted");
   });
 });

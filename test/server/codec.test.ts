@@ -101,6 +101,22 @@ describe("remote codec for the Temporal UI (/codec/decode, /codec/encode)", func
     assert.ok(all.includes('"approver":"bob"'), "the decision itself reads in the clear");
   });
 
+  it("redacts tool arguments as the catalog says, like every other view of them: card number and customer email read [redacted]", async function () {
+    const secretCard = "4242424242424242";
+    const secretEmail = "ada@example.test";
+    const { id } = await requestPendingRefund(stack, { arguments: { payment_id: "pay_2077", amount_cents: 1200, currency: "EUR", card_number: secretCard, customer: { email: secretEmail, tier: "gold" } } });
+    const raw = await historyPayloads(stack, id);
+    const res = await codec(stack.baseUrl, "decode", raw, { authorization: `Bearer ${await opsToken(stack, "carol")}` });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const texts = (res.body.payloads as PayloadJson[]).map((p) => unb64(p.data));
+    const input = texts.find((t) => t.includes('"agentToken"'));
+    assert.ok(input !== undefined, "the workflow input is among them");
+    const request = JSON.parse(input) as { arguments?: unknown };
+    assert.deepEqual(request.arguments, { payment_id: "pay_2077", amount_cents: 1200, currency: "EUR", card_number: "[redacted]", customer: { email: "[redacted]", tier: "gold" } });
+    const all = texts.join("\n");
+    assert.ok(!all.includes(secretCard) && !all.includes(secretEmail), "no redacted value in any decoded payload");
+  });
+
   it("decodes nothing of another tenant's approval: its payloads come back encrypted, marked not_found", async function () {
     const { id } = await requestPendingRefund(stack);
     const raw = await historyPayloads(stack, id);
