@@ -42,8 +42,9 @@ async function main(): Promise<void> {
     const progress = (): string => {
       const m = w.memory();
       lastMemory = m ?? lastMemory;
-      const failed = attempted - completed;
-      return `# ${completed + failed}/${total}: ${completed} completed, ${failed} failed, ${((completed + failed) / ((performance.now() - t0) / 1000)).toFixed(1)}/s, worker RSS ${mib(m?.rss)} MB (peak ${mib(m?.peak)})${w.exit() !== undefined ? `, worker exited ${JSON.stringify(w.exit())}` : ""}`;
+      // Counted once a cycle ends: the ones still under way are neither.
+      const failed = [...failures.values()].reduce((n, k) => n + k, 0);
+      return `# ${completed + failed}/${total}: ${completed} completed, ${failed} failed, ${attempted - completed - failed} under way, ${((completed + failed) / ((performance.now() - t0) / 1000)).toFixed(1)}/s, worker RSS ${mib(m?.rss)} MB (peak ${mib(m?.peak)})${w.exit() !== undefined ? `, worker exited ${JSON.stringify(w.exit())}` : ""}`;
     };
     let finished = 0;
     await Promise.all(

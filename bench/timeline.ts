@@ -10,13 +10,13 @@
 //   answer  — from the Update's completion in history to the caller holding the answer
 //   BENCH_ROUNDS (default 20) sizes it.
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { Client, Connection } from "@temporalio/client";
 import type { temporal } from "@temporalio/proto";
-import { DefaultLogger, NativeConnection, Runtime, Worker } from "@temporalio/worker";
+import { DefaultLogger, NativeConnection, Runtime } from "@temporalio/worker";
 import { startDevServer } from "../src/temporal/dev-server.js";
 import { projectRoot, refundRequest, startStack } from "../test/support/stack.js";
+import { runBareWorker } from "./bare/run.js";
 import { bareFinish, bareState, bareUpdateWithActivity, bareWorkflow } from "./bare/workflow.js";
 import { percentile } from "./stats.js";
 
@@ -58,13 +58,7 @@ async function main(): Promise<void> {
   const stack = await startStack();
   const bareQueue = `bare-${randomUUID()}`;
   const connection = await NativeConnection.connect({ address: server.address });
-  const worker = await Worker.create({
-    connection,
-    taskQueue: bareQueue,
-    workflowsPath: fileURLToPath(new URL("./bare/workflow.js", import.meta.url)),
-    activities: { step: (n: number) => Promise.resolve(n + 1) },
-  });
-  const running = worker.run();
+  const worker = await runBareWorker({ connection, taskQueue: bareQueue });
   const bareConnection = await Connection.connect({ address: server.address });
   const bare = new Client({ connection: bareConnection });
   const rows = { decide: [] as Phases[], redeem: [] as Phases[], bare: [] as Phases[], totals: { decide: [] as number[], redeem: [] as number[], bare: [] as number[] } };
@@ -107,8 +101,7 @@ async function main(): Promise<void> {
       rows.totals.bare.push(bareCall.took);
     }
   } finally {
-    worker.shutdown();
-    await running;
+    await worker.stop();
     await bareConnection.close();
     await connection.close();
     await stack.stop();

@@ -6,6 +6,9 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
 
+/** Tool names in the catalog: letters, digits, '_', '.', ':', '-'; safe to quote in a visibility query. */
+export const TOOL_NAME_PATTERN = /^[A-Za-z0-9_.:-]+$/;
+
 const DurationSeconds = z.number().int().positive();
 /** `host:port` (an IPv6 host in brackets), as the Temporal SDK's Prometheus exporter binds it. */
 const HostPortSchema = z
@@ -87,6 +90,19 @@ const McpSchema = z.strictObject({
   upstreams: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "letters, digits, '_', '.', '-'"), McpUpstreamSchema),
 });
 
+/** A web origin exactly as browsers send it in `Origin`: scheme, host and port only (`https://temporal.example.com`). */
+const OriginSchema = z
+  .string()
+  .refine((v) => URL.canParse(v) && ["http:", "https:"].includes(new URL(v).protocol) && new URL(v).origin === v, "an origin: http(s)://host[:port], no path or trailing slash");
+
+const CodecSchema = z.strictObject({
+  /**
+   * Origins of the Temporal UIs whose pages may call `/codec/*` from the browser (CORS, exact match).
+   * `dev` adds the UI it runs.
+   */
+  uiOrigins: z.array(OriginSchema).default([]),
+});
+
 const SlackIdSchema = (what: string, prefix: string) => z.string().regex(new RegExp(`^${prefix}[A-Z0-9]{2,32}$`), `a Slack ${what} id (${prefix}…)`);
 
 const SlackTenantSchema = z.strictObject({
@@ -150,7 +166,7 @@ export const ConfigFileSchema = z.strictObject({
   }),
   directory: z.string().min(1),
   policies: z.string().min(1),
-  tools: z.record(z.string().regex(/^[A-Za-z0-9_.:-]+$/, "tool names use letters, digits, '_', '.', ':', '-'"), ToolSchema),
+  tools: z.record(z.string().regex(TOOL_NAME_PATTERN, "tool names use letters, digits, '_', '.', ':', '-'"), ToolSchema),
   grants: z.strictObject({
     keyFile: z.string().min(1),
     ttlSeconds: DurationSeconds.max(3600).default(300),
@@ -187,6 +203,8 @@ export const ConfigFileSchema = z.strictObject({
   mcp: McpSchema.optional(),
   /** OpenTelemetry tracing, exported over OTLP/HTTP (see README "Tracing"). Off when absent: no tracer, no interceptor. */
   tracing: TracingSchema.optional(),
+  /** The Temporal UI's remote codec at `/codec/*` (see README "Reading approvals in the Temporal UI"). */
+  codec: CodecSchema.prefault({}),
   temporal: z
     .strictObject({
       taskQueue: z.string().min(1).default("countersign"),
@@ -222,6 +240,8 @@ export interface Config {
   mcp: McpConfig | undefined;
   /** Tracing, when configured. */
   tracing: TracingConfig | undefined;
+  /** The remote codec: which Temporal UI origins may call it from a browser. */
+  codec: { uiOrigins: string[] };
   temporal: { taskQueue: string; namespace: string | undefined };
   logLevel: string;
 }
@@ -383,6 +403,7 @@ export function resolveConfig(raw: unknown, path: string): Config {
     slack: c.slack === undefined ? undefined : resolveSlack(c.slack, abs, path),
     mcp: c.mcp === undefined ? undefined : resolveMcp(c.mcp, c.tools, publicUrl, path),
     tracing: c.tracing,
+    codec: { uiOrigins: c.codec.uiOrigins },
     temporal: { taskQueue: c.temporal.taskQueue, namespace: c.temporal.namespace },
     logLevel: process.env.COUNTERSIGN_LOG_LEVEL ?? process.env.LOG_LEVEL ?? "info",
   };

@@ -144,6 +144,16 @@ describe("config", function () {
     assert.equal(resolveConfig(raw, "c.yaml").identity.principals[1]?.subjectPrefix, "partner:");
   });
 
+  it("codec UI origins are exact origins, none by default", function () {
+    assert.deepEqual(resolveConfig(minimal(), "c.yaml").codec.uiOrigins, []);
+    const origins = ["https://temporal.example.com", "http://127.0.0.1:8233"];
+    assert.deepEqual(resolveConfig({ ...minimal(), codec: { uiOrigins: origins } }, "c.yaml").codec.uiOrigins, origins);
+    for (const bad of ["https://temporal.example.com/", "https://temporal.example.com/ui", "*", "null", "ftp://host", "temporal.example.com"]) {
+      assert.throws(() => resolveConfig({ ...minimal(), codec: { uiOrigins: [bad] } }, "c.yaml"), /codec\.uiOrigins\.0/, bad);
+    }
+    assert.throws(() => resolveConfig({ ...minimal(), codec: { origins: [] } }, "c.yaml"), /codec/);
+  });
+
   it("invalid YAML and a missing file are config_invalid", function () {
     const dir = mkdtempSync(join(tmpdir(), "countersign-config-"));
     const file = join(dir, "c.yaml");

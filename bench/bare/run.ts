@@ -3,6 +3,7 @@
 import { fileURLToPath } from "node:url";
 import type { DataConverter } from "@temporalio/common";
 import { Worker, type NativeConnection } from "@temporalio/worker";
+import { bundleApart } from "../../worker/worker.js";
 
 export interface BareWorkerOptions {
   connection: NativeConnection;
@@ -18,7 +19,8 @@ export async function runBareWorker(opts: BareWorkerOptions): Promise<{ stop(): 
   const worker = await Worker.create({
     connection: opts.connection,
     taskQueue: opts.taskQueue,
-    workflowsPath: fileURLToPath(new URL("./workflow.js", import.meta.url)),
+    // Bundled in a child process, as countersign's worker bundles its own: neither keeps webpack in memory.
+    workflowBundle: await bundleApart({ workflowsPath: fileURLToPath(new URL("./workflow.js", import.meta.url)) }),
     activities: { step: (n: number) => Promise.resolve(n + 1) },
     ...(opts.dataConverter !== undefined ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),

@@ -5,19 +5,23 @@ import { resolve, dirname } from "node:path";
 import type { Client } from "@temporalio/client";
 import type { DataConverter } from "@temporalio/common";
 import { fileURLToPath } from "node:url";
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { ApprovalsClient } from "../client/approvals.js";
 import { redactArguments } from "../client/redact.js";
-import { cliTokenFromEnv, configPath, loadConfig, serverUrlFromEnv, stateDirFromEnv, toolEntry, type Config } from "../config.js";
+import { cliTokenFromEnv, configPath, loadConfig, serverUrlFromEnv, stateDirFromEnv, TOOL_NAME_PATTERN, toolEntry, type Config } from "../config.js";
 import { loadPayloadKeys, rotatePayloadKey } from "../codec/payload-keys.js";
 import { CountersignError, isErrorCode, toCountersignError } from "../errors.js";
 import { rotateKey } from "../grants/key-store.js";
 import { createLogger } from "../log.js";
 import { readDevRecord, type DevRecord } from "../runtime/dev-record.js";
 import { approvedBy, type ApprovalState } from "../../workflows/definitions.js";
-import { demoApproverToken, ensureDemoIdentities } from "../demo/identities.js";
+import { DEMO_OPS_TOKEN_TTL_SECONDS, demoApproverToken, demoOpsToken, ensureDemoIdentities } from "../demo/identities.js";
 import { loadKeyStore } from "../grants/key-store.js";
 import { approvalView, type ApprovalView } from "../server/view.js";
+import type { HistorySource } from "../client/history.js";
+import { orderPending, PENDING_SORTS, type PendingSort } from "../client/pending-order.js";
+import { progressLine } from "./progress.js";
+import { renderReplaySummary, ReplayTally } from "./replay-report.js";
 import { displayJson, jsonForTerminal, safe } from "../text/neutralise.js";
 import { userInfo } from "node:os";
 
@@ -67,6 +71,24 @@ async function withApprovals<T>(cfg: Config, fn: (approvals: ApprovalsClient) =>
 
 /** The most `pending --limit` asks for: Temporal's default cap on a visibility page (frontend.visibilityMaxPageSize). */
 const PENDING_LIMIT_MAX = 1000;
+
+/** `--tool`: a catalog tool name (TOOL_NAME_PATTERN), which quotes safely in a visibility query. */
+function pendingTool(value: string): string {
+  if (!TOOL_NAME_PATTERN.test(value)) throw new InvalidArgumentError("a tool name is letters, digits, '_', '.', ':', '-'");
+  return value;
+}
+
+const DURATION_UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** The longest `--older-than`: ten years, beyond any approval's life (deadline at most a year, plus the grant's TTL). */
+const OLDER_THAN_MAX_MS = 3650 * DURATION_UNIT_MS.d;
+
+/** `--older-than`: a whole number and a unit (s, m, h, d), up to 3650d; in ms. */
+function olderThanMs(value: string): number {
+  const match = /^([0-9]{1,7})([smhd])$/.exec(value);
+  const ms = match !== null ? Number(match[1]) * DURATION_UNIT_MS[match[2] as keyof typeof DURATION_UNIT_MS] : NaN;
+  if (!(ms > 0 && ms <= OLDER_THAN_MAX_MS)) throw new InvalidArgumentError("give a whole number of s, m, h or d above zero and up to 3650d (10m, 2h, 7d)");
+  return ms;
+}
 
 function pendingLimit(value: string): number {
   const n = Number(value);
@@ -162,7 +184,7 @@ export function buildProgram(): Command {
 countersign dev is ready (${info.readyMs} ms)
   HTTP API      ${info.serverUrl}
   Temporal      ${info.temporalAddress}
-  Temporal UI   ${info.temporalUiUrl ?? "(disabled)"}
+  Temporal UI   ${info.temporalUiUrl ?? "(disabled)"}${info.codecEndpoint !== undefined ? `  (decodes through ${info.codecEndpoint})` : ""}
   Slack         ${slackLine(cfg, info.serverUrl)}
   MCP gateway   ${cfg.mcp !== undefined ? `${info.serverUrl}${new URL(cfg.mcp.resource).pathname} (resource ${cfg.mcp.resource})` : "off (no mcp section in the config)"}
   tracing       ${cfg.tracing !== undefined ? `OTLP to ${cfg.tracing.otlpEndpoint} as service ${cfg.tracing.serviceName}` : "off (no tracing section in the config)"}
@@ -178,7 +200,17 @@ Try an approval (in another terminal):
 Or as an MCP agent through the gateway:
   node dist/examples/agent.js                         # looks a payment up, then asks to refund it and waits
   npx countersign approve <approval-id> --as bob      # the agent resumes with the tool's result
-`);
+${
+  info.codecEndpoint !== undefined && info.temporalUiUrl !== undefined
+    ? `
+Read approvals decoded in the Temporal UI (README "Reading approvals in the Temporal UI"):
+  npx countersign ops-token --as bob                  # an ops token of acme, valid an hour
+  open ${info.codecEndpoint}/session and paste it     # your browser keeps it in a cookie for the codec
+  in ${info.temporalUiUrl}: Data Encoder settings (top bar) → this browser, endpoint ${info.codecEndpoint},
+  tick "Include cross-origin credentials", apply; then open an approval's workflow page
+`
+    : ""
+}`);
         },
       });
     });
@@ -203,15 +235,34 @@ Or as an MCP agent through the gateway:
 
   program
     .command("pending")
-    .description("list open approvals")
+    .description("list open approvals, newest first (or --sort age|deadline)")
     .option("--tenant <tenant>", "only this tenant")
+    .option("--tool <tool>", "only approvals of this tool", pendingTool)
+    .option("--older-than <duration>", "only approvals started longer ago than this: a whole number of s, m, h or d (10m, 2h)", olderThanMs)
+    .addOption(
+      new Option("--sort <order>", "newest first, oldest first (age), or soonest deadline first (deadline: reads each row's state, so a worker must run)")
+        .choices(PENDING_SORTS)
+        .default("newest"),
+    )
     .option("--json", "print JSON")
-    .option("--limit <n>", `at most this many, newest first (1-${PENDING_LIMIT_MAX})`, pendingLimit, 100)
-    .action(async (opts: { tenant?: string; json?: boolean; limit: number }, cmd: Command) => {
-      const rows = await withApprovals(config(cmd), (a) => a.pending(opts.tenant, opts.limit));
+    .option("--limit <n>", `at most this many rows, read newest first; --sort orders these (1-${PENDING_LIMIT_MAX})`, pendingLimit, 100)
+    .action(async (opts: { tenant?: string; tool?: string; olderThan?: number; sort: PendingSort; json?: boolean; limit: number }, cmd: Command) => {
+      const startedBefore = opts.olderThan !== undefined ? new Date(Date.now() - opts.olderThan) : undefined;
+      const rows = await withApprovals(config(cmd), async (a) =>
+        orderPending(await a.pending(opts.tenant, opts.limit, { tool: opts.tool, startedBefore }), opts.sort, (id) => a.state(id)),
+      );
+      // Sorted rows are the newest `limit` ones put in another order: say so when older ones may have been left out.
+      if (opts.sort !== "newest" && rows.length === opts.limit) {
+        console.error(`countersign: sorted the ${opts.limit} newest matching approvals; more may be open (raise --limit, or narrow with --tenant, --tool, --older-than)`);
+      }
       if (opts.json === true) console.log(jsonForTerminal(rows));
       else if (rows.length === 0) console.log("no open approvals");
-      else for (const r of rows) console.log(safe`${r.id}  ${r.status}  ${r.tenant}  ${r.tool}  principal=${r.principal}  agent=${r.agent}  ${r.startedAt.toISOString()}`);
+      else {
+        for (const r of rows) {
+          const deadline = r.deadline === undefined ? "" : `  deadline ${r.deadline?.toISOString() ?? "-"}`;
+          console.log(safe`${r.id}  ${r.status}  ${r.tenant}  ${r.tool}  principal=${r.principal}  agent=${r.agent}  ${r.startedAt.toISOString()}` + deadline);
+        }
+      }
     });
 
   program
@@ -267,6 +318,19 @@ Or as an MCP agent through the gateway:
   }
 
   program
+    .command("ops-token")
+    .description("demo only: print a countersign:ops token of the demo issuer for a user, to sign the browser in at <server>/codec/session and read decoded approvals in the Temporal UI")
+    .requiredOption("--as <user>", "the directory user (the token reaches that user's tenant only)")
+    .action(async (opts: { as: string }, cmd: Command) => {
+      const cfg = config(cmd);
+      const token = await demoOpsToken(cfg, opts.as);
+      // The token alone on stdout (for scripts); how to use it on stderr.
+      console.log(token);
+      const server = (devServerUrl(cfg) ?? cfg.server.publicUrl).replace(/\/+$/, "");
+      console.error(`valid ${DEMO_OPS_TOKEN_TTL_SECONDS / 60} minutes; paste it at ${server}/codec/session (README "Reading approvals in the Temporal UI")`);
+    });
+
+  program
     .command("revoke <approval-id>")
     .description("revoke a pending approval or an unredeemed grant")
     .option("--as <user>", "who revokes (recorded)", process.env.USER ?? "operator")
@@ -289,26 +353,40 @@ Or as an MCP agent through the gateway:
 
   program
     .command("replay [files...]")
-    .description("replay histories against the current workflow code; exit 1 on any non-determinism")
+    .description(
+      "replay histories against the current workflow code: progress on a terminal, then a summary (replayed, failed, by workflow type); " +
+        "exit 1 when any history fails or none is found",
+    )
     .option("--id <approval-id...>", "replay these approvals' histories from Temporal")
-    .option("--query <visibility-query>", "replay every workflow this visibility query finds")
-    .action(async (files: string[], opts: { id?: string[]; query?: string }, cmd: Command) => {
+    .option("--query <visibility-query>", "replay every workflow execution this visibility query finds (read page by page)")
+    .option("--json", "print the summary as one JSON object")
+    .action(async (files: string[], opts: { id?: string[]; query?: string; json?: boolean }, cmd: Command) => {
       const cfg = config(cmd);
       const chosen = [files.length > 0, opts.id !== undefined, opts.query !== undefined].filter(Boolean).length;
       if (chosen !== 1) cmd.error("give history files, --id or --query (exactly one)", { exitCode: 2 });
       const converter = await dataConverterOf(cfg);
-      const { replay } = await import("../client/history.js");
-      const results =
-        files.length > 0
-          ? await replay({ files }, converter)
-          : await withClient(cfg, (client) => replay(opts.id !== undefined ? { client, ids: opts.id } : { client, query: opts.query ?? "" }, converter));
-      let failed = 0;
-      for (const r of results) {
-        if (r.error !== undefined) failed++;
-        console.log(`${r.error === undefined ? "ok  " : "FAIL"}  ${r.workflowId}${r.error !== undefined ? `  ${r.error.name}: ${r.error.message}` : ""}`);
+      const { historyCount, installReplayRuntime, replay } = await import("../client/history.js");
+      installReplayRuntime(createLogger(cfg.logLevel));
+      const progress = progressLine(process.stderr);
+      const tally = new ReplayTally();
+      const run = async (source: HistorySource): Promise<void> => {
+        // The total is for the progress line only: asked for (from Temporal, for a query) only when there is a line to show.
+        const total = process.stderr.isTTY ? await historyCount(source) : undefined;
+        progress.show("replay: preparing the workflow code");
+        for await (const outcome of replay(source, converter)) {
+          tally.add(outcome);
+          progress.show(`replay: ${tally.histories}${total !== undefined ? ` of ${total}` : ""} histories, ${tally.failed} failed`);
+        }
+      };
+      try {
+        if (files.length > 0) await run({ files });
+        else await withClient(cfg, (client) => run(opts.id !== undefined ? { client, ids: opts.id } : { client, query: opts.query ?? "" }));
+      } finally {
+        progress.clear();
       }
-      console.log(`${results.length - failed} replayed cleanly, ${failed} failed`);
-      if (failed > 0 || results.length === 0) process.exitCode = 1;
+      const summary = tally.toJSON();
+      console.log(opts.json === true ? jsonForTerminal(summary) : renderReplaySummary(summary));
+      if (summary.failed > 0 || summary.histories === 0) process.exitCode = 1;
     });
 
   program

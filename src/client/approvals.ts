@@ -14,6 +14,7 @@ import { ApplicationFailure, TypedSearchAttributes } from "@temporalio/common";
 import proto from "@temporalio/proto";
 import { ApprovalError, CountersignError, isErrorCode, RequestError } from "../errors.js";
 import { KeyedLimit, KeyedLimitTimeout } from "./keyed-limit.js";
+import { TOOL_NAME_PATTERN } from "../config.js";
 import { approvalWorkflow } from "../../workflows/approval.js";
 import {
   agentSearchAttribute,
@@ -51,6 +52,11 @@ function isStatusChange(event: proto.temporal.api.history.v1.IHistoryEvent): boo
   const fields = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {};
   return Object.hasOwn(fields, statusSearchAttribute.name);
 }
+
+/** Approval ids as {@link approvalId} makes them (the workflow ids of approvals). */
+export const APPROVAL_ID_PATTERN = /^appr_[A-Za-z0-9_-]{32}$/;
+/** Most runs of one approval id {@link ApprovalsClient.tenantsOf} reads. */
+const MAX_RUNS_READ = 100;
 
 /** Tenant names: safe to quote in a visibility query. The HTTP edge refuses others at filing. */
 export const TENANT_PATTERN = /^[A-Za-z0-9._:@-]{1,256}$/;
@@ -149,7 +155,7 @@ function messages(err: unknown): string {
 }
 
 /** Whether a gRPC status code from `codes` appears anywhere in the error's cause chain. */
-function hasGrpcCode(err: unknown, ...codes: number[]): boolean {
+export function hasGrpcCode(err: unknown, ...codes: number[]): boolean {
   return [...causes(err)].some((e) => typeof e.code === "number" && codes.includes(e.code));
 }
 
@@ -499,18 +505,57 @@ export class ApprovalsClient {
     return withoutGrantToken(state);
   }
 
+  /** The Temporal namespace this client works in. */
+  get namespace(): string {
+    return this.client.options.namespace;
+  }
+
   /**
-   * Open approvals (undecided, or approved and unredeemed), newest first, from Temporal visibility.
-   * @throws RequestError `invalid_request` for a tenant name that could not be quoted safely in the query.
+   * The tenants that the runs of approval `id` were filed for, from visibility (each run's
+   * CountersignTenant, set when it started): one entry for a real approval, none when no run is known,
+   * several when someone with write access to the namespace started a run of that id for another
+   * tenant. At most {@link MAX_RUNS_READ} runs are read; a longer list counts as an unknown tenant ("").
+   * @throws CountersignError `unavailable` when Temporal does not answer within the RPC deadline.
    */
-  async pending(tenant?: string, limit = 100): Promise<Array<{ id: string; tenant: string; tool: string; principal: string; agent: string; status: string; startedAt: Date }>> {
+  async tenantsOf(id: string): Promise<string[]> {
+    // Ids are quoted into the query: only the form countersign mints reaches it (its own ids never hold a quote).
+    if (!APPROVAL_ID_PATTERN.test(id)) return [];
+    return this.rpc(async () => {
+      const tenants = new Set<string>();
+      let runs = 0;
+      for await (const wf of this.client.workflow.list({ query: `WorkflowId = '${id}'`, pageSize: MAX_RUNS_READ })) {
+        tenants.add(wf.typedSearchAttributes.get(tenantSearchAttribute) ?? "");
+        if (++runs >= MAX_RUNS_READ) {
+          tenants.add("");
+          break;
+        }
+      }
+      return [...tenants];
+    });
+  }
+
+  /**
+   * Open approvals (undecided, or approved and unredeemed), newest first, from Temporal visibility: at
+   * most `limit`, and Temporal is asked for a page of no more. `narrow` keeps only one tool's, or those
+   * started before a moment (`startedBefore`, on the execution's StartTime).
+   * @throws RequestError `invalid_request` for a tenant or tool name that could not be quoted safely in the query.
+   */
+  async pending(tenant?: string, limit = 100, narrow: { tool?: string | undefined; startedBefore?: Date | undefined } = {}): Promise<PendingRow[]> {
     const clauses = [`${statusSearchAttribute.name} IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(", ")})`, `ExecutionStatus = 'Running'`];
+    // Refuse rather than rewrite: a stripped quote would silently list another tenant's or tool's.
     if (tenant !== undefined) {
-      // Refuse rather than rewrite: a stripped quote would silently list another tenant.
       if (!TENANT_PATTERN.test(tenant)) throw new RequestError("invalid_request", "tenant must be 1-256 letters, digits, '.', '_', ':', '@', '-'");
       clauses.push(`${tenantSearchAttribute.name} = '${tenant}'`);
     }
-    const out = [];
+    if (narrow.tool !== undefined) {
+      if (!TOOL_NAME_PATTERN.test(narrow.tool)) throw new RequestError("invalid_request", "a tool name is letters, digits, '_', '.', ':', '-'");
+      clauses.push(`${toolSearchAttribute.name} = '${narrow.tool}'`);
+    }
+    if (narrow.startedBefore !== undefined) {
+      if (Number.isNaN(narrow.startedBefore.getTime())) throw new RequestError("invalid_request", "startedBefore is not a valid time");
+      clauses.push(`StartTime < '${narrow.startedBefore.toISOString()}'`);
+    }
+    const out: PendingRow[] = [];
     // Ask for no more than is shown: a full default page costs the visibility store (and this call) far more.
     for await (const wf of this.client.workflow.list({ query: clauses.join(" AND "), pageSize: limit })) {
       const sa = wf.typedSearchAttributes;
@@ -527,6 +572,17 @@ export class ApprovalsClient {
     }
     return out;
   }
+}
+
+/** One open approval as `pending` lists it: what visibility's search attributes and start time say. */
+export interface PendingRow {
+  id: string;
+  tenant: string;
+  tool: string;
+  principal: string;
+  agent: string;
+  status: string;
+  startedAt: Date;
 }
 
 /** The state of a run that refused its input (see the workflow): it never became an approval. */

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Config } from "../config.js";
-import { APPROVE_SCOPE, REQUEST_SCOPE } from "../auth/scopes.js";
+import { APPROVE_SCOPE, OPS_SCOPE, REQUEST_SCOPE } from "../auth/scopes.js";
 import { CountersignError } from "../errors.js";
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
 
@@ -62,8 +62,25 @@ export async function demoPrincipalToken(stateDir: string, sub: string, ttlSecon
  * @throws CountersignError `forbidden` with what to do instead, for any other configuration.
  */
 export async function demoApproverToken(config: Config, user: string): Promise<string> {
+  return demoUserToken(config, user, { scope: APPROVE_SCOPE, ttlSeconds: 120, instead: "decide with the approver's own token: --token or COUNTERSIGN_TOKEN" });
+}
+
+/** Lifetime of a demo ops token (`countersign ops-token`), in s: a sitting in the Temporal UI. */
+export const DEMO_OPS_TOKEN_TTL_SECONDS = 3600;
+
+/**
+ * `countersign ops-token --as <user>`: a demo token with scope `countersign:ops` for `user` (the codec
+ * server behind the Temporal UI, revocation), valid {@link DEMO_OPS_TOKEN_TTL_SECONDS}; under the same
+ * conditions as {@link demoApproverToken}.
+ * @throws CountersignError `forbidden` with what to do instead, for any other configuration.
+ */
+export async function demoOpsToken(config: Config, user: string): Promise<string> {
+  return demoUserToken(config, user, { scope: OPS_SCOPE, ttlSeconds: DEMO_OPS_TOKEN_TTL_SECONDS, instead: "use an ops token of your own issuer" });
+}
+
+async function demoUserToken(config: Config, user: string, opts: { scope: string; ttlSeconds: number; instead: string }): Promise<string> {
   const refuse = (why: string): CountersignError =>
-    new CountersignError("forbidden", `--as works only with the demo issuer that \`countersign dev\` generated (${why}); decide with the approver's own token: --token or COUNTERSIGN_TOKEN`);
+    new CountersignError("forbidden", `--as works only with the demo issuer that \`countersign dev\` generated (${why}); ${opts.instead}`);
   const entry = config.identity.principals.find((p) => p.issuer === DEMO_IDP_ISSUER);
   if (entry === undefined) throw refuse(`this config does not trust ${DEMO_IDP_ISSUER}`);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry.jwks) || basename(entry.jwks) !== "idp.jwks.json") throw refuse("its keys are not the generated demo key file");
@@ -79,7 +96,7 @@ export async function demoApproverToken(config: Config, user: string): Promise<s
   if (!(published.keys ?? []).some((k) => k.kid === key.kid && k.x === key.publicJwk.x)) throw refuse("the demo key set does not hold the demo private key");
   // The directory user id is the prefix followed by `sub`: a user without the prefix names nobody this issuer can mint.
   if (!user.startsWith(entry.subjectPrefix) || user.length === entry.subjectPrefix.length) throw refuse(`the demo issuer's users are named ${entry.subjectPrefix}<sub>`);
-  return sign(key, { iss: DEMO_IDP_ISSUER, aud: entry.audience, sub: user.slice(entry.subjectPrefix.length), scope: APPROVE_SCOPE }, 120);
+  return sign(key, { iss: DEMO_IDP_ISSUER, aud: entry.audience, sub: user.slice(entry.subjectPrefix.length), scope: opts.scope }, opts.ttlSeconds);
 }
 
 /** A workload identity token (JWT-SVID style) for a workload path in the demo trust domain. */

@@ -2,20 +2,14 @@
 // server persisted to .countersign/). Each resolves when its stop signal fires and cleans up in finally.
 import { resolve } from "node:path";
 import { Runtime, type Worker } from "@temporalio/worker";
-import { ApprovalsClient } from "../client/approvals.js";
 import type { Config } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { temporalSdkLogger, type Logger } from "../log.js";
-import { createApp } from "../server/app.js";
-import { createMcpGateway } from "../mcp/index.js";
-import { createToolServerKit } from "../kit/index.js";
-import { demoWorkloadToken } from "../demo/identities.js";
-import { Metrics } from "../server/metrics.js";
-import { listen, type RunningHttpServer } from "../server/serve.js";
+import type { RunningHttpServer } from "../server/serve.js";
+import type { RunningSlackEdge } from "../slack/app.js";
 import { freePort, startDevServer, type DevServer } from "../temporal/dev-server.js";
 import { connectClient, connectWorker, temporalTarget, type TemporalTarget } from "../temporal/connection.js";
 import { createApprovalWorker } from "../../worker/worker.js";
-import { createSlackEdge, slackMode, type RunningSlackEdge } from "../slack/app.js";
 import { startTracingFromConfig, type Tracing } from "../tracing/index.js";
 import { removeDevRecord, writeDevRecord } from "./dev-record.js";
 import { activityDeps, buildServices, type Services } from "./services.js";
@@ -68,27 +62,41 @@ export async function startWorker(services: Services, target: TemporalTarget, lo
 }
 
 /**
- * The HTTP server; its `/metrics` appends what the worker metrics endpoints at `workerMetricsAddresses`
- * serve. With `tracing`, a span per request, and its Temporal calls traced.
+ * The HTTP server; its `/metrics` appends what the worker metrics endpoints at `workerMetricsAddresses` serve.
+ * `opts.temporalUiOrigin`: a Temporal UI whose browser may call the codec besides `codec.uiOrigins` (dev's own);
+ * `opts.tracing`: a span per request, and its Temporal calls traced.
  */
 export async function startServer(
   services: Services,
   target: TemporalTarget,
   logger: Logger,
   workerMetricsAddresses: readonly string[],
-  tracing?: Tracing,
+  opts: { temporalUiOrigin?: string; tracing?: Tracing } = {},
 ): Promise<RunningHttpServer & { closeAll(): Promise<void> }> {
+  // The HTTP side (Hono, the MCP SDK, Bolt, the metrics registry) loads only where it serves: `countersign worker` never holds it in memory.
+  const [{ ApprovalsClient }, { createApp }, { createMcpGateway }, { Metrics }, { listen }, { createSlackEdge, slackMode }] = await Promise.all([
+    import("../client/approvals.js"),
+    import("../server/app.js"),
+    import("../mcp/index.js"),
+    import("../server/metrics.js"),
+    import("../server/serve.js"),
+    import("../slack/app.js"),
+  ]);
   // Missing Slack secrets are a start-up error, before anything connects.
   if (services.config.slack !== undefined) slackMode(services.config.slack);
-  const { client, connection } = await connectClient(target, services.dataConverter, tracing !== undefined ? { tracing } : {});
+  const { client, connection } = await connectClient(target, services.dataConverter, opts.tracing !== undefined ? { tracing: opts.tracing } : {});
   const approvals = new ApprovalsClient(client, services.config.temporal.taskQueue);
   const metrics = new Metrics({ defaultMetrics: true, workerMetricsAddresses, logger });
   let slack: RunningSlackEdge | undefined;
   let http: RunningHttpServer;
   const mcp = createMcpGateway({ services, approvals, metrics, logger });
   try {
-    slack = slackEdgeOf(services, approvals, logger, metrics);
-    const app = createApp({ services, approvals, logger, metrics, ...(slack?.http !== undefined ? { slack: slack.http } : {}), ...(mcp !== undefined ? { mcp } : {}), ...(tracing !== undefined ? { tracing } : {}) });
+    const slackConfig = services.config.slack;
+    slack =
+      slackConfig !== undefined
+        ? createSlackEdge({ slack: slackConfig, tools: services.config.tools, approvals, policy: services.policy, grantKeys: services.grantKeys, issuer: services.config.issuer, logger, metrics })
+        : undefined;
+    const app = createApp({ services, approvals, logger, metrics, ...(slack?.http !== undefined ? { slack: slack.http } : {}), ...(mcp !== undefined ? { mcp } : {}), ...opts });
     http = await listen(app, services.config.server.host, services.config.server.port);
     await slack?.start();
   } catch (err) {
@@ -105,13 +113,6 @@ export async function startServer(
       await connection.close();
     },
   };
-}
-
-/** The Slack edge of a server, when `slack` is configured (fails fast when its secrets are missing). */
-function slackEdgeOf(services: Services, approvals: ApprovalsClient, logger: Logger, metrics: Metrics): RunningSlackEdge | undefined {
-  const slack = services.config.slack;
-  if (slack === undefined) return undefined;
-  return createSlackEdge({ slack, tools: services.config.tools, approvals, policy: services.policy, grantKeys: services.grantKeys, issuer: services.config.issuer, logger, metrics });
 }
 
 /** `countersign worker`: run until a signal, then drain. */
@@ -137,7 +138,7 @@ export async function runServer(config: Config, logger: Logger): Promise<void> {
   const services = await buildServices(config, { createMissingKeys: false });
   const tracing = await startTracingFromConfig(config, logger);
   try {
-    const server = await startServer(services, temporalTarget(config), logger, config.server.workerMetricsAddresses, tracing);
+    const server = await startServer(services, temporalTarget(config), logger, config.server.workerMetricsAddresses, tracing !== undefined ? { tracing } : {});
     logger.info({ url: server.url, tracing: tracing !== undefined }, "server listening");
     try {
       await untilSignal();
@@ -177,19 +178,26 @@ export async function runDev(
   try {
     tracing = await startTracingFromConfig(config, logger);
     const services = await buildServices(config, { createMissingKeys: true });
-    if (config.slack !== undefined) slackMode(config.slack);
+    if (config.slack !== undefined) (await import("../slack/app.js")).slackMode(config.slack);
+    // The UI decodes through this server's codec (README "Reading approvals in the Temporal UI").
+    const codecEndpoint = codecEndpointOf(config);
+    if (codecEndpoint === undefined) logger.info("server.port is 0: the Temporal UI starts without a codec endpoint");
     temporal = await startDevServer({
       projectRoot: opts.projectRoot,
       dbFile: resolve(opts.stateDir, "temporal.db"),
       ui: true,
       port: opts.temporalPort,
       uiPort: opts.temporalUiPort,
+      ...(codecEndpoint !== undefined ? { uiCodecEndpoint: codecEndpoint } : {}),
       log: (msg) => logger.info(msg),
     });
     const target = temporalTarget(config, { address: temporal.address, namespace: temporal.namespace });
     // The cards link to the approval in the UI this command runs, unless the config names another.
     worker = await startWorker(services, target, logger, { ...(temporal.uiUrl !== undefined ? { temporalUiUrl: temporal.uiUrl } : {}), ...(tracing !== undefined ? { tracing } : {}) });
-    server = await startServer(services, target, logger, [scrapeAddress(workerMetricsAddress), ...config.server.workerMetricsAddresses], tracing);
+    server = await startServer(services, target, logger, [scrapeAddress(workerMetricsAddress), ...config.server.workerMetricsAddresses], {
+      ...(temporal.uiUrl !== undefined ? { temporalUiOrigin: new URL(temporal.uiUrl).origin } : {}),
+      ...(tracing !== undefined ? { tracing } : {}),
+    });
     writeDevRecord({
       configFile: config.file,
       stateDir: resolve(opts.stateDir),
@@ -200,7 +208,14 @@ export async function runDev(
     });
     recorded = true;
     if (opts.exampleTools === true) tools = await startExampleTools(config, server.url, opts.stateDir, logger);
-    opts.onReady?.({ serverUrl: server.url, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, readyMs: Date.now() - startedAt, ...(tools !== undefined ? { toolsUrl: tools.url } : {}) });
+    opts.onReady?.({
+      serverUrl: server.url,
+      temporalAddress: temporal.address,
+      temporalUiUrl: temporal.uiUrl,
+      readyMs: Date.now() - startedAt,
+      ...(codecEndpoint !== undefined ? { codecEndpoint } : {}),
+      ...(tools !== undefined ? { toolsUrl: tools.url } : {}),
+    });
     await Promise.race([untilSignal(), worker.done]);
   } finally {
     // Each step runs even if an earlier one failed: never leave the dev server orphaned. The record
@@ -229,9 +244,20 @@ async function startExampleTools(config: Config, serverUrl: string, stateDir: st
     return undefined;
   }
   // Loaded only here: the example ships beside the CLI in dist/, and nothing else of countersign needs it.
-  const { startToolsServer } = await import("../../examples/tools-server.js");
+  const [{ startToolsServer }, { createToolServerKit }, { demoWorkloadToken }] = await Promise.all([import("../../examples/tools-server.js"), import("../kit/index.js"), import("../demo/identities.js")]);
   const kit = createToolServerKit({ countersignUrl: serverUrl, issuer: config.issuer, audience: upstream.audience, workloadToken: () => demoWorkloadToken(stateDir, new URL(upstream.audience).pathname.slice(1)) });
   return startToolsServer({ kit, port: Number(new URL(upstream.url).port) });
+}
+
+/**
+ * The codec endpoint of the HTTP server `dev` is about to start, as this machine's browser reaches it
+ * (a wildcard host means loopback); undefined for port 0, which is not known before it listens.
+ */
+function codecEndpointOf(config: Config): string | undefined {
+  const { host, port } = config.server;
+  if (port === 0) return undefined;
+  const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  return `http://${shown}:${port}/codec`;
 }
 
 /** Where to reach an exporter bound to `address` from this host: a wildcard host means loopback. */
@@ -253,4 +279,6 @@ export interface DevInfo {
   readyMs: number;
   /** The example MCP tools server's endpoint (`dev --example-tools`). */
   toolsUrl?: string;
+  /** The codec endpoint the Temporal UI was started with. */
+  codecEndpoint?: string;
 }

@@ -6,7 +6,7 @@ import { createAgentVerifier, type AgentVerifier } from "../auth/verify-agent.js
 import { createPrincipalVerifier, type PrincipalVerifier } from "../auth/verify-principal.js";
 import { createProofVerifier, type ProofCheck } from "../auth/verify-proof.js";
 import { createDataConverter } from "../codec/payload-codec.js";
-import { ensurePayloadKeys, loadPayloadKeys } from "../codec/payload-keys.js";
+import { ensurePayloadKeys, loadPayloadKeys, type PayloadKeys } from "../codec/payload-keys.js";
 import { ensureKeyStore, loadKeyStore, type KeyStore } from "../grants/key-store.js";
 import { loadPolicyEngine, type PolicyEngine } from "../policy/engine.js";
 import type { ActivityDeps } from "../../activities/index.js";
@@ -26,6 +26,8 @@ export interface Services {
   dataConverter: DataConverter;
   /** For workers: a refused payload reaches the workflow as a refusal marker, so the message is refused and the approval is not jammed. */
   workerDataConverter: DataConverter;
+  /** The payload keys themselves, for the codec server (`/codec/*`), which has no serialization context. */
+  payloadKeys: PayloadKeys;
 }
 
 /**
@@ -46,6 +48,7 @@ export async function buildServices(config: Config, opts: { createMissingKeys: b
     grantKeys,
     dataConverter: createDataConverter(payloadKeys),
     workerDataConverter: createDataConverter(payloadKeys, { refused: "mark" }),
+    payloadKeys,
   };
 }
 

@@ -1,23 +1,23 @@
-// The HTTP API of the README (agent API, approver decisions, grant redemption, JWKS, health, metrics) as a Hono app.
+// The HTTP API of the README (agent API, approver decisions, grant redemption, the Temporal UI's codec, JWKS, health, metrics) as a Hono app.
 // Every body is parsed with zod; every failure is `{"error":{"code","message"}}` with a stable code.
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { z } from "zod";
 import { APPROVE_SCOPE, OPS_SCOPE } from "../auth/scopes.js";
 import type { VerifiedAgent } from "../auth/verify-agent.js";
 import type { VerifiedPrincipal } from "../auth/verify-principal.js";
 import { IDEMPOTENCY_KEY_PATTERN, type ApprovalsClient } from "../client/approvals.js";
 import { ApprovalError, AuthError, CountersignError, RequestError, toCountersignError } from "../errors.js";
+import { bearer, jsonBody, parse } from "./request.js";
 import { argsSha256 } from "../grants/args-hash.js";
 import { checkBinding, verifyGrant } from "../grants/verify.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../runtime/services.js";
 import { UNDECIDED_STATUSES, type ApprovalState } from "../../workflows/definitions.js";
 import { Metrics } from "./metrics.js";
-import { parseStrictJson } from "./strict-json.js";
 import { ApprovalIdSchema, CreateApprovalBodySchema, DecisionBodySchema, RedeemBodySchema, RevokeBodySchema, WaitQuerySchema } from "./schemas.js";
 import { submitDecision } from "../decisions/submit.js";
 import { approvalView } from "./view.js";
+import { mountCodec } from "./codec.js";
 import { fileApproval } from "./file-approval.js";
 import { mountMcp, type McpGateway } from "../mcp/index.js";
 import { SLACK_BODY_LIMIT_BYTES, type HttpSlackReceiver } from "../slack/receiver.js";
@@ -40,19 +40,8 @@ export interface AppDeps {
   mcp?: McpGateway;
   /** A span per request (README "Tracing"); none when absent. */
   tracing?: Tracing;
-}
-
-/**
- * The access token of `Authorization: Bearer <token>`. The scheme is matched in any case (RFC 9110
- * §11.1); then exactly one space and one token68 (RFC 9110 §11.2). Throws AuthError `token_missing`
- * or `token_malformed`.
- */
-function bearer(c: Context): string {
-  const header = c.req.header("authorization");
-  if (header === undefined || header === "") throw new AuthError("token_missing", "Authorization: Bearer <access token> is required");
-  const match = /^bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
-  if (match?.[1] === undefined) throw new AuthError("token_malformed", "Authorization header must be 'Bearer <token>'");
-  return match[1];
+  /** The origin of a Temporal UI that may call the codec besides `codec.uiOrigins` (the one `countersign dev` runs). */
+  temporalUiOrigin?: string;
 }
 
 /**
@@ -71,25 +60,6 @@ function workloadToken(c: Context): string {
   const token = c.req.header("workload-identity-token");
   if (token === undefined || token === "") throw new AuthError("token_missing", "Workload-Identity-Token header is required");
   return token;
-}
-
-async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^application\/json\s*(;|$)/i.test(type)) throw new RequestError("unsupported_media_type", "Content-Type must be application/json");
-  // One meaning for every body: strict UTF-8, no duplicate member names, no lone surrogates, safe
-  // integers, bounded depth, no __proto__ (zod would drop it silently). See parseStrictJson.
-  const raw = parseStrictJson(new Uint8Array(await c.req.arrayBuffer()));
-  return parse(schema, raw, "body");
-}
-
-function parse<S extends z.ZodType>(schema: S, raw: unknown, where: string): z.infer<S> {
-  const result = schema.safeParse(raw);
-  if (!result.success) {
-    // Paths and messages only: never echo the values themselves.
-    const issues = result.error.issues.map((i) => `${[where, ...i.path].join(".")}: ${i.message}`).join("; ");
-    throw new RequestError("invalid_request", issues);
-  }
-  return result.data;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -299,6 +269,9 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   if (deps.mcp !== undefined && mcpConfig !== undefined) mountMcp(app, { services, gateway: deps.mcp, config: mcpConfig, logger });
+
+  // The Temporal UI's remote codec, for operations staff (README "Reading approvals in the Temporal UI").
+  mountCodec(app, { services, approvals, logger, uiOrigins: [...services.config.codec.uiOrigins, ...(deps.temporalUiOrigin !== undefined ? [deps.temporalUiOrigin] : [])] });
 
   app.get("/.well-known/jwks.json", async (c) => {
     await services.grantKeys.refresh();

@@ -1,6 +1,6 @@
 // zod schemas of the HTTP API's request bodies and query strings (untrusted input enters here).
 import { z } from "zod";
-import { TENANT_PATTERN } from "../client/approvals.js";
+import { APPROVAL_ID_PATTERN, TENANT_PATTERN } from "../client/approvals.js";
 
 /** Any JSON value; arguments are opaque to countersign apart from their canonical hash. */
 export const JsonSchema: z.ZodType<import("../../workflows/definitions.js").Json> = z.lazy(() =>
@@ -58,4 +58,4 @@ export const WaitQuerySchema = z.object({
     .default(0),
 });
 
-export const ApprovalIdSchema = z.string().regex(/^appr_[A-Za-z0-9_-]{32}$/);
+export const ApprovalIdSchema = z.string().regex(APPROVAL_ID_PATTERN);

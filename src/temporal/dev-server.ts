@@ -21,6 +21,8 @@ export interface DevServerOptions {
   port?: number;
   /** Web UI port; a free one when omitted. */
   uiPort?: number;
+  /** The Web UI's remote codec endpoint (`--ui-codec-endpoint`): the UI sends payloads there to decode. */
+  uiCodecEndpoint?: string;
   /** How long to wait for the server to answer, in ms (default 60 000). */
   readyTimeoutMs?: number;
   log?: (msg: string) => void;
@@ -114,6 +116,7 @@ async function startOnce(opts: DevServerOptions, cli: ReturnType<typeof provisio
         ui: uiPort !== undefined,
         ...(uiPort !== undefined ? { uiPort } : {}),
         ...(opts.dbFile !== undefined ? { dbFilename: opts.dbFile } : {}),
+        ...(uiPort !== undefined && opts.uiCodecEndpoint !== undefined ? { extraArgs: ["--ui-codec-endpoint", opts.uiCodecEndpoint] } : {}),
         searchAttributes: [...SEARCH_ATTRIBUTES],
       },
     });
@@ -123,6 +126,7 @@ async function startOnce(opts: DevServerOptions, cli: ReturnType<typeof provisio
   const args = ["server", "start-dev", "--ip", "127.0.0.1", "--port", String(port), "--namespace", namespace, "--log-level", "error"];
   args.push("--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=OFF");
   if (uiPort !== undefined) args.push("--ui-port", String(uiPort), "--ui-ip", "127.0.0.1");
+  if (uiPort !== undefined && opts.uiCodecEndpoint !== undefined) args.push("--ui-codec-endpoint", opts.uiCodecEndpoint);
   else args.push("--headless");
   if (opts.dbFile !== undefined) {
     mkdirSync(dirname(opts.dbFile), { recursive: true });

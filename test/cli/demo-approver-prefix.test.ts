@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeJwt } from "jose";
 import { resolveConfig } from "../../src/config.js";
-import { DEMO_IDP_ISSUER, demoApproverToken, ensureDemoIdentities } from "../../src/demo/identities.js";
+import { DEMO_IDP_ISSUER, DEMO_OPS_TOKEN_TTL_SECONDS, demoApproverToken, demoOpsToken, ensureDemoIdentities } from "../../src/demo/identities.js";
 
 describe("demo approver tokens with a subject prefix", function () {
   let dir: string;
@@ -42,5 +42,22 @@ describe("demo approver tokens with a subject prefix", function () {
       minted = undefined; // refused: fine
     }
     assert.notEqual(minted, "demo:bob", "--as xxxxxbob minted a token that names demo:bob");
+  });
+
+  it("ops-token --as mints countersign:ops for exactly that user, for an hour, and only with the demo issuer", async function () {
+    const identity = (issuer: string) => ({
+      principals: [{ issuer, audience: "countersign", jwks: join(dir, "demo", "idp.jwks.json"), subjectPrefix: "demo:" }],
+      agents: [{ trustDomain: "demo.test", jwks: join(dir, "demo", "agents.jwks.json"), audience: "countersign" }],
+    });
+    const base = { directory: "./directory.yaml", policies: "./policies", tools: {}, grants: { keyFile: "./grant-keys.json" } };
+    const config = resolveConfig({ ...base, identity: identity(DEMO_IDP_ISSUER) }, join(dir, "countersign.config.yaml"));
+    const claims = decodeJwt(await demoOpsToken(config, "demo:bob"));
+    assert.equal(claims.sub, "bob");
+    assert.equal(claims.scope, "countersign:ops");
+    assert.equal(claims.aud, "countersign");
+    assert.equal((claims.exp ?? 0) - (claims.iat ?? 0), DEMO_OPS_TOKEN_TTL_SECONDS);
+    await assert.rejects(demoOpsToken(config, "xxxxxbob"), { code: "forbidden" });
+    const other = resolveConfig({ ...base, identity: identity("https://idp.example.com") }, join(dir, "countersign.config.yaml"));
+    await assert.rejects(demoOpsToken(other, "demo:bob"), { code: "forbidden" });
   });
 });

@@ -12,7 +12,7 @@ import { bundleWorkflowCode } from "@temporalio/worker";
 import { createCipheriv } from "node:crypto";
 import proto from "@temporalio/proto";
 import { REFUSED_PAYLOAD } from "../../workflows/definitions.js";
-import { ENCRYPTED_ENCODING, ENVELOPE_METADATA, KEY_ID_METADATA, createDataConverter, createPayloadCodec, failureConverterPath } from "../../src/codec/payload-codec.js";
+import { ENCRYPTED_ENCODING, ENVELOPE_METADATA, KEY_ID_METADATA, OWNER_SLOT_METADATA, OWNER_WORKFLOW_METADATA, createDataConverter, createPayloadCodec, decryptAsStated, encryptForOwner, failureConverterPath } from "../../src/codec/payload-codec.js";
 import { ensurePayloadKeys, loadPayloadKeys, rotatePayloadKey } from "../../src/codec/payload-keys.js";
 import type { PayloadKeys } from "../../src/codec/payload-keys.js";
 
@@ -56,12 +56,14 @@ describe("payload codec", () => {
     assert.deepEqual(await codec.encode([]), []);
   });
 
-  it("labels encrypted payloads with only the encoding, key id and envelope version, and leaks no plaintext", async () => {
+  it("labels encrypted payloads with only the encoding, key id, envelope version and owner, and leaks no plaintext", async () => {
     const codec = createPayloadCodec(keys);
-    const [encoded] = await codec.encode([jsonPayload({ argument: "PLAINTEXT-MARKER" })]);
+    const [encoded] = await codec.encode([jsonPayload({ argument: "PLAINTEXT-MARKER" })], { type: "activity", namespace: "default", workflowId: "appr_A", activityId: "7", isLocal: false });
     assert.ok(encoded);
-    assert.deepEqual(Object.keys(encoded.metadata ?? {}).sort(), [ENVELOPE_METADATA, "encoding", KEY_ID_METADATA].sort());
-    assert.equal(text(encoded.metadata?.[ENVELOPE_METADATA]), "3");
+    assert.deepEqual(Object.keys(encoded.metadata ?? {}).sort(), [ENVELOPE_METADATA, "encoding", KEY_ID_METADATA, OWNER_WORKFLOW_METADATA, OWNER_SLOT_METADATA].sort());
+    assert.equal(text(encoded.metadata?.[ENVELOPE_METADATA]), "4");
+    assert.equal(text(encoded.metadata?.[OWNER_WORKFLOW_METADATA]), "appr_A");
+    assert.equal(text(encoded.metadata?.[OWNER_SLOT_METADATA]), "activity:7");
     assert.equal(text(encoded.metadata?.encoding), ENCRYPTED_ENCODING);
     assert.equal(text(encoded.metadata?.[KEY_ID_METADATA]), keys.encryptionKey().id);
     const data = Buffer.from(encoded.data ?? []);
@@ -150,6 +152,57 @@ describe("payload codec", () => {
     assertSamePayload((await codec.decode([verdict], first))[0], jsonPayload({ decision: "allow" }));
     await assert.rejects(codec.decode([verdict], { ...first, activityId: "5", isLocal: false }), { code: "payload_rejected" });
     await assert.rejects(codec.decode([verdict], mine), { code: "payload_rejected" });
+  });
+
+  it("refuses a payload whose stated owner is not the decoder's context, even when the additional data would match", async () => {
+    const codec = createPayloadCodec(keys);
+    const mine = { type: "workflow" as const, namespace: "default", workflowId: "appr_A" };
+    const [encoded] = await codec.encode([jsonPayload({ approver: "bob" })], mine);
+    assert.ok(encoded);
+    const restated = { ...encoded, metadata: { ...encoded.metadata, [OWNER_WORKFLOW_METADATA]: utf8("appr_B") } };
+    await assert.rejects(codec.decode([restated], mine), { code: "payload_rejected" });
+    await assert.rejects(codec.decode([restated], { ...mine, workflowId: "appr_B" }), { code: "payload_rejected" });
+    const unstated = { ...encoded, metadata: { ...encoded.metadata } };
+    delete unstated.metadata[OWNER_SLOT_METADATA];
+    await assert.rejects(codec.decode([unstated], mine), { code: "payload_rejected" });
+  });
+
+  it("lets a reader without context decrypt an envelope-4 payload as its metadata states, authenticated", async () => {
+    const context = { type: "activity" as const, namespace: "default", workflowId: "appr_A", activityId: "2", isLocal: true };
+    const [encoded] = await createPayloadCodec(keys).encode([jsonPayload({ decision: "allow" })], context);
+    assert.ok(encoded);
+    const read = decryptAsStated(keys, encoded);
+    assert.deepEqual(read.owner, { workflowId: "appr_A", slot: "activity:2" });
+    assertSamePayload(read.payload, jsonPayload({ decision: "allow" }));
+    // A restated owner breaks the additional data: the reader is never told a payload belongs elsewhere.
+    for (const [name, value] of [[OWNER_WORKFLOW_METADATA, "appr_B"], [OWNER_SLOT_METADATA, "workflow"]] as const) {
+      assert.throws(() => decryptAsStated(keys, { ...encoded, metadata: { ...encoded.metadata, [name]: utf8(value) } }), { code: "payload_rejected" });
+    }
+    assert.throws(() => decryptAsStated(keys, jsonPayload("plain")), { code: "payload_rejected" });
+  });
+
+  it("refuses in workers what the codec server encoded for a tenant: no workflow or activity context names that slot", async () => {
+    const sealed = encryptForOwner(keys, jsonPayload({ decision: "approve" }), { workflowId: "", slot: "codec:acme" });
+    assert.deepEqual(decryptAsStated(keys, sealed).owner, { workflowId: "", slot: "codec:acme" });
+    const codec = createPayloadCodec(keys);
+    await assert.rejects(codec.decode([sealed]), { code: "payload_rejected" });
+    await assert.rejects(codec.decode([sealed], { type: "workflow", namespace: "default", workflowId: "appr_A" }), { code: "payload_rejected" });
+    const relabelled = { ...sealed, metadata: { ...sealed.metadata, [OWNER_WORKFLOW_METADATA]: utf8("appr_A"), [OWNER_SLOT_METADATA]: utf8("workflow") } };
+    await assert.rejects(codec.decode([relabelled], { type: "workflow", namespace: "default", workflowId: "appr_A" }), { code: "payload_rejected" });
+  });
+
+  it("still decodes version-3 envelopes (owner bound but not stated), and a context-free reader refuses them", async () => {
+    const { id, key } = keys.encryptionKey();
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", key, iv, { authTagLength: 16 });
+    cipher.setAAD(utf8(JSON.stringify(["countersign-payload", 3, id, "appr_A", "activity:3"])));
+    const plaintext = proto.temporal.api.common.v1.Payload.encode(jsonPayload({ v: 3 })).finish();
+    const data = Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    const v3: Payload = { metadata: { encoding: utf8(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: utf8(id), [ENVELOPE_METADATA]: utf8("3") }, data };
+    const activity = { type: "activity" as const, namespace: "default", workflowId: "appr_A", activityId: "3", isLocal: false };
+    assertSamePayload((await createPayloadCodec(keys).decode([v3], activity))[0], jsonPayload({ v: 3 }));
+    await assert.rejects(createPayloadCodec(keys).decode([v3], { ...activity, activityId: "4" }), { code: "payload_rejected" });
+    assert.throws(() => decryptAsStated(keys, v3), { code: "payload_rejected" });
   });
 
   it("still decodes version-2 envelopes (key id and workflow id as additional data)", async () => {

@@ -87,6 +87,8 @@ export interface StackOptions {
   };
   /** Turn the MCP gateway on: the `mcp:` config section (upstreams and limits). */
   mcp?: Record<string, unknown>;
+  /** The `codec:` config section (the Temporal UI origins allowed to call `/codec/*`). */
+  codec?: Record<string, unknown>;
   /** Per catalog tool, fields to add to its entry (e.g. `scopes`, `intentArgument`). */
   toolExtras?: Record<string, Record<string, unknown>>;
   /** The fetch the MCP gateway calls its upstreams with (to record what they receive). */
@@ -168,6 +170,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
         "prod.db.drop": { audience: `spiffe://${TEST_TRUST_DOMAIN}/tools/db` },
       },
       ...(opts.mcp !== undefined ? { mcp: opts.mcp } : {}),
+      ...(opts.codec !== undefined ? { codec: opts.codec } : {}),
       grants: { keyFile: "./keys/grant-keys.json", ttlSeconds: opts.grantTtlSeconds ?? 300 },
       payloads: { keyFile: "./keys/payload-keys.json" },
       approvals: { deadlineSeconds: opts.deadlineSeconds ?? 600, ...(opts.breakGlass === true ? { breakGlass: { enabled: true } } : {}) },
