@@ -22,7 +22,7 @@ import { startTracingFromConfig, type Tracing } from "../../src/tracing/index.js
 import { fixtureKeyFile, historiesDir } from "../support/scenarios.js";
 import { activityDeps } from "../../src/runtime/services.js";
 import { connectWorker } from "../../src/temporal/connection.js";
-import { createApprovalWorker } from "../../worker/worker.js";
+import { bundleWorkflowsApart, createApprovalWorker } from "../../worker/worker.js";
 import { assertNoSecrets, PAYMENTS_SERVER, refundRequest, requestPendingRefund, sharedBundle, startStack, temporalTargetForTests, type TestStack } from "../support/stack.js";
 
 /** The in-memory exporter behind a processor that also tells a test when a span it waits for has ended. */
@@ -282,6 +282,13 @@ describe("tracing off", function () {
     const plain = await sharedBundle();
     assert.equal(plain.code.includes("tracing-interceptors"), false, "the untraced bundle has no tracing interceptors");
     assert.equal((await sharedBundle({ tracing: true })).code.includes("tracing-interceptors"), true, "the traced bundle has them");
+  });
+});
+
+describe("tracing in a worker that bundles its own workflow code", function () {
+  it("bundles the workflow's tracing interceptors in its child process only when tracing is on", async function () {
+    assert.equal((await bundleWorkflowsApart({ tracing: true })).code.includes("tracing-interceptors"), true);
+    assert.equal((await bundleWorkflowsApart()).code.includes("tracing-interceptors"), false);
   });
 });
 
