@@ -1,8 +1,8 @@
 // The OpenTelemetry SDK of a process with tracing on (README "Tracing"), loaded only then: one tracer
 // provider registered process-wide with W3C trace context, and the Temporal SDK's OpenTelemetry
 // interceptors over it. Plain interceptors rather than the package's OpenTelemetryPlugin: the plugin is
-// experimental in SDK 1.24, and our workers often run a pre-built bundle, whose workflow interceptors
-// are chosen when it is built (worker/worker.ts).
+// experimental in SDK 1.24, and our workers run a bundle built beforehand (in a child process), whose
+// workflow interceptors are chosen when it is built (worker/worker.ts).
 import { context, diag, DiagLogLevel, propagation, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
