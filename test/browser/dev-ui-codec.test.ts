@@ -12,6 +12,7 @@ import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { freePort } from "../../src/temporal/dev-server.js";
 import { provisionChromium } from "../support/chromium.js";
+import { newUserEnv, run, waitForOutput } from "../support/new-user.js";
 import { exampleTenant, projectRoot } from "../support/stack.js";
 
 const cliEntry = join(projectRoot, "dist", "src", "cli", "index.js");
@@ -21,45 +22,6 @@ const screenshotDir = join(projectRoot, "test-output", "screenshots");
 const DEV_READY_TIMEOUT_MS = 45_000;
 /** How long the UI may take to load the workflow and have the codec decode it, in ms. */
 const UI_TIMEOUT_MS = 45_000;
-
-/** A new user's terminal: nothing that says where the config or Temporal is, no Temporal profile. */
-function newUserEnv(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if ((name.startsWith("TEMPORAL_") && name !== "TEMPORAL_CLI_PATH") || name.startsWith("COUNTERSIGN_")) delete env[name];
-  }
-  return { ...env, TEMPORAL_CONFIG_FILE: join(dir, "no-temporal-profile.toml"), COUNTERSIGN_LOG_LEVEL: "warn", ...extra };
-}
-
-function run(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString("utf8")));
-    child.once("error", fail);
-    child.once("close", (code) => done({ code, out, err }));
-  });
-}
-
-function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number, stderrTail: () => string): Promise<string> {
-  return new Promise((done, fail) => {
-    let seen = "";
-    const timer = setTimeout(() => fail(new Error(`no ${String(pattern)} within ${timeoutMs} ms:\n${seen}\n${stderrTail()}`)), timeoutMs);
-    child.stdout?.on("data", (chunk: Buffer) => {
-      seen += chunk.toString("utf8");
-      if (pattern.test(seen)) {
-        clearTimeout(timer);
-        done(seen);
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      fail(new Error(`countersign dev exited with ${String(code)} before ${String(pattern)}:\n${seen}\n${stderrTail()}`));
-    });
-  });
-}
 
 // Page-side code goes as expressions: this project compiles without the DOM's types.
 const bodyText = (page: Page): Promise<string> => page.evaluate("document.body.innerText") as Promise<string>;

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { freePort } from "../../src/temporal/dev-server.js";
+import { newUserEnv, run, waitForOutput } from "../support/new-user.js";
 import { exampleTenant, projectRoot } from "../support/stack.js";
 
 const cliEntry = join(projectRoot, "dist", "src", "cli", "index.js");
@@ -15,50 +16,6 @@ const demoAgent = join(projectRoot, "dist", "examples", "demo-agent.js");
 const mcpAgent = join(projectRoot, "dist", "examples", "agent.js");
 /** How long `countersign dev` may take to start its Temporal server, worker and HTTP server, in ms. */
 const DEV_READY_TIMEOUT_MS = 45_000;
-
-/**
- * The environment of a new user's terminal: none of the variables that would tell the CLI where
- * the config or Temporal is (the suite itself exports TEMPORAL_ADDRESS), and no Temporal profile file.
- */
-function newUserEnv(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if ((name.startsWith("TEMPORAL_") && name !== "TEMPORAL_CLI_PATH") || name.startsWith("COUNTERSIGN_")) delete env[name];
-  }
-  return { ...env, TEMPORAL_CONFIG_FILE: join(dir, "no-temporal-profile.toml"), COUNTERSIGN_LOG_LEVEL: "warn", ...extra };
-}
-
-/** Run a command to completion in `cwd` and collect its output. */
-function run(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString("utf8")));
-    child.once("error", fail);
-    child.once("close", (code) => done({ code, out, err }));
-  });
-}
-
-/** Resolves with what `child` printed once that matches `pattern`; rejects if it exits first or the bound passes. */
-function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number, stderrTail: () => string): Promise<string> {
-  return new Promise((done, fail) => {
-    let seen = "";
-    const timer = setTimeout(() => fail(new Error(`no ${String(pattern)} within ${timeoutMs} ms:\n${seen}\n${stderrTail()}`)), timeoutMs);
-    child.stdout?.on("data", (chunk: Buffer) => {
-      seen += chunk.toString("utf8");
-      if (pattern.test(seen)) {
-        clearTimeout(timer);
-        done(seen);
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      fail(new Error(`countersign dev exited with ${String(code)} before ${String(pattern)}:\n${seen}\n${stderrTail()}`));
-    });
-  });
-}
 
 describe("countersign dev and a second terminal (child processes)", function () {
   let dir: string;

@@ -3,13 +3,13 @@
 // The operator names a trusted config explicitly (--config) and passes their approver token; the
 // token must go to that config's server, never to a URL out of a record in the working directory.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify as stringifyYaml } from "yaml";
+import { run } from "../support/new-user.js";
 import { projectRoot } from "../support/stack.js";
 
 const cliEntry = join(projectRoot, "dist", "src", "cli", "index.js");
@@ -24,18 +24,6 @@ async function recorder(): Promise<{ url: string; seen: string[]; server: Server
   });
   await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, server };
-}
-
-function run(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
-    child.once("error", fail);
-    child.once("close", (code) => done({ code, out, err }));
-  });
 }
 
 describe("CLI: a dev record the user did not write", function () {
