@@ -18,13 +18,9 @@ const toStderr = (message: string): void => {
 const logger = { trace() {}, debug() {}, info() {}, warn: toStderr, error: toStderr, log() {} };
 
 async function main(): Promise<void> {
-  const request = JSON.parse(process.argv[2] ?? "{}") as BundleRequest;
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: request.workflowsPath,
-    ...(request.failureConverterPath !== undefined ? { failureConverterPath: request.failureConverterPath } : {}),
-    ...(request.workflowInterceptorModules !== undefined ? { workflowInterceptorModules: request.workflowInterceptorModules } : {}),
-    logger,
-  });
+  const request = JSON.parse(process.argv[2] ?? "null") as BundleRequest | null;
+  if (typeof request?.workflowsPath !== "string") throw new Error("usage: bundle-child.js '<BundleRequest as JSON>'");
+  const bundle = await bundleWorkflowCode({ ...request, logger });
   await new Promise<void>((resolve, reject) => process.stdout.write(bundle.code, (err) => (err ? reject(err) : resolve())));
 }
 

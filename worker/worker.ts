@@ -13,17 +13,17 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL("../workflows/index.js", imp
 /** The workflow interceptors of tracing, bundled only when tracing is on. */
 export const TRACING_INTERCEPTORS_PATH = fileURLToPath(new URL("../workflows/tracing-interceptors.js", import.meta.url));
 
+/** The approval workflow's bundle: its entry point, the failure converter and, with `tracing`, the workflow's tracing interceptors. */
+function approvalBundle(opts: { tracing?: boolean }): BundleRequest {
+  return { workflowsPath: WORKFLOWS_PATH, failureConverterPath, ...(opts.tracing === true ? { workflowInterceptorModules: [TRACING_INTERCEPTORS_PATH] } : {}) };
+}
+
 /**
  * Bundle the workflow code once (a few seconds); workers created from the bundle start fast. With
  * `tracing`, the bundle carries the workflow's tracing interceptors: give it only to traced workers.
  */
 export async function bundleWorkflows(opts: { tracing?: boolean } = {}): Promise<WorkflowBundle> {
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
-    failureConverterPath,
-    ...(opts.tracing === true ? { workflowInterceptorModules: [TRACING_INTERCEPTORS_PATH] } : {}),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
-  });
+  const bundle = await bundleWorkflowCode({ ...approvalBundle(opts), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
   return { code: bundle.code };
 }
 
@@ -71,7 +71,7 @@ const BUNDLE_TIMEOUT_MS = 180_000;
 
 /** The same bundle as {@link bundleWorkflows} (with `tracing`, the traced one), built in a child process ({@link bundleApart}). */
 export function bundleWorkflowsApart(opts: { tracing?: boolean } = {}): Promise<WorkflowBundle> {
-  return bundleApart({ workflowsPath: WORKFLOWS_PATH, failureConverterPath, ...(opts.tracing === true ? { workflowInterceptorModules: [TRACING_INTERCEPTORS_PATH] } : {}) });
+  return bundleApart(approvalBundle(opts));
 }
 
 export interface WorkerOptions {

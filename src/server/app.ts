@@ -1,13 +1,12 @@
 // The HTTP API of the README (agent API, approver decisions, grant redemption, the Temporal UI's codec, JWKS, health, metrics) as a Hono app.
 // Every body is parsed with zod; every failure is `{"error":{"code","message"}}` with a stable code.
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { APPROVE_SCOPE, OPS_SCOPE } from "../auth/scopes.js";
 import type { VerifiedAgent } from "../auth/verify-agent.js";
 import type { VerifiedPrincipal } from "../auth/verify-principal.js";
 import { IDEMPOTENCY_KEY_PATTERN, type ApprovalsClient } from "../client/approvals.js";
 import { ApprovalError, AuthError, CountersignError, RequestError, toCountersignError } from "../errors.js";
-import { bearer, jsonBody, parse } from "./request.js";
+import { bearer, codedBodyLimit, jsonBody, parse } from "./request.js";
 import { argsSha256 } from "../grants/args-hash.js";
 import { checkBinding, verifyGrant } from "../grants/verify.js";
 import type { Logger } from "../log.js";
@@ -74,43 +73,10 @@ export function createApp(deps: AppDeps): Hono {
     await next();
     metrics.observeRequest(c.req.method, c.req.routePath, c.res.status, (performance.now() - started) / 1000);
   });
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: services.config.server.bodyLimitBytes,
-      onError: (c) => {
-        // The rest of the body is never read, so this connection cannot carry another request:
-        // say so, or a keep-alive client sends its next request into a socket about to close.
-        c.header("Connection", "close");
-        throw new RequestError("payload_too_large", `body larger than ${services.config.server.bodyLimitBytes} bytes`);
-      },
-    }),
-  );
-
+  app.use("/v1/*", codedBodyLimit(services.config.server.bodyLimitBytes));
   const mcpConfig = services.config.mcp;
-  if (deps.mcp !== undefined && mcpConfig !== undefined) {
-    app.use(
-      new URL(mcpConfig.resource).pathname,
-      bodyLimit({
-        maxSize: services.config.server.bodyLimitBytes,
-        onError: (c) => {
-          c.header("Connection", "close");
-          throw new RequestError("payload_too_large", `body larger than ${services.config.server.bodyLimitBytes} bytes`);
-        },
-      }),
-    );
-  }
-
-  app.use(
-    "/slack/*",
-    bodyLimit({
-      maxSize: SLACK_BODY_LIMIT_BYTES,
-      onError: (c) => {
-        c.header("Connection", "close");
-        throw new RequestError("payload_too_large", `body larger than ${SLACK_BODY_LIMIT_BYTES} bytes`);
-      },
-    }),
-  );
+  if (deps.mcp !== undefined && mcpConfig !== undefined) app.use(new URL(mcpConfig.resource).pathname, codedBodyLimit(services.config.server.bodyLimitBytes));
+  app.use("/slack/*", codedBodyLimit(SLACK_BODY_LIMIT_BYTES));
 
   app.onError((err, c) => {
     const coded = toCountersignError(err);

@@ -4,7 +4,6 @@
 // checked on every call; and `/codec/session`, where a browser signs in with that token, which it then
 // keeps in an HttpOnly cookie (the UI sends cookies, not tokens, to a codec on plain http).
 import type { Context, Hono, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import type { Payload } from "@temporalio/common";
@@ -15,7 +14,7 @@ import { readingView } from "../codec/reading-view.js";
 import { AuthError, CountersignError, RequestError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../runtime/services.js";
-import { bearer, jsonBody, parse } from "./request.js";
+import { bearer, codedBodyLimit, jsonBody, parse } from "./request.js";
 
 /** The cookie `/codec/session` sets: the ops token itself, verified again on every codec call. */
 export const CODEC_COOKIE = "countersign_codec";
@@ -76,16 +75,7 @@ export function mountCodec(app: Hono, deps: CodecDeps): void {
   const keys = services.payloadKeys;
   const uiOrigins = new Set(deps.uiOrigins);
 
-  app.use(
-    "/codec/*",
-    bodyLimit({
-      maxSize: CODEC_BODY_LIMIT_BYTES,
-      onError: (c) => {
-        c.header("Connection", "close");
-        throw new RequestError("payload_too_large", `body larger than ${CODEC_BODY_LIMIT_BYTES} bytes`);
-      },
-    }),
-  );
+  app.use("/codec/*", codedBodyLimit(CODEC_BODY_LIMIT_BYTES));
 
   /** Verify an ops token: a trusted issuer's, with `countersign:ops`, of a directory user in a tenant. */
   const opsCallerOf = async (token: string): Promise<OpsCaller> => {

@@ -1,6 +1,7 @@
 // What routes read from a request, the same way everywhere: the bearer token and JSON bodies
 // (untrusted input, parsed strictly and then with zod).
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
 import { AuthError, RequestError } from "../errors.js";
 import { parseStrictJson } from "./strict-json.js";
@@ -40,4 +41,19 @@ export function parse<S extends z.ZodType>(schema: S, raw: unknown, where: strin
     throw new RequestError("invalid_request", issues);
   }
   return result.data;
+}
+
+/**
+ * Refuse a body over `maxBytes` with `413 payload_too_large` before a route reads it. The rest of the
+ * body is never read, so the connection cannot carry another request: the answer says
+ * `Connection: close`, or a keep-alive client sends its next request into a socket about to close.
+ */
+export function codedBodyLimit(maxBytes: number): MiddlewareHandler {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: (c) => {
+      c.header("Connection", "close");
+      throw new RequestError("payload_too_large", `body larger than ${maxBytes} bytes`);
+    },
+  });
 }
